@@ -1,0 +1,19 @@
+//! The business rules of scrm and their persistence, shared by the HTTP API
+//! and the worker. Nothing here knows about actix: operations take a
+//! connection (`&impl ConnectionTrait`, so a transaction can be passed in)
+//! and domain types, and answer domain types or an `<Operation>Error`.
+//!
+//! Tenant-owned rows are reached only through a [`tenancy::TenantScope`],
+//! which comes from an authenticated [`auth::Principal`].
+
+pub mod auth;
+pub mod db;
+pub mod domain;
+pub mod idempotency;
+pub mod page;
+pub mod partners;
+pub mod tenancy;
+pub mod tenants;
+pub mod users;
+pub mod validation;
+pub mod wechat;

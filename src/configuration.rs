@@ -1,0 +1,137 @@
+//! Typed settings, read from the environment variables that the README
+//! lists. Startup refuses a bad value with a message naming the variable.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use base64::Engine;
+use rand::RngCore;
+use secrecy::SecretString;
+
+use scrm_service::auth::tokens::MIN_SECRET_LEN;
+use scrm_service::wechat::DEFAULT_API_BASE;
+use scrm_worker::settings::{
+    DatabaseSettings, SettingsError, database_from_env, non_empty_var, redis_from_env,
+};
+use scrm_worker::telemetry::LogFormat;
+
+/// Everything `scrm` needs to run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub redis_url: Option<SecretString>,
+    pub bind: SocketAddr,
+    pub jwt_secret: SecretString,
+    pub wechat: Option<WechatSettings>,
+    pub log_format: LogFormat,
+}
+
+/// The mini-program's credentials; without them WeChat sign-in is off.
+#[derive(Debug, Clone)]
+pub struct WechatSettings {
+    pub appid: String,
+    pub secret: SecretString,
+    pub api_base: String,
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, SettingsError> {
+        let database = database_from_env()?;
+        let bind = non_empty_var("BIND")
+            .unwrap_or_else(|| "127.0.0.1:8080".to_owned())
+            .parse()
+            .map_err(|_| {
+                SettingsError::new(
+                    "BIND",
+                    "must be an address and port, such as 127.0.0.1:8080",
+                )
+            })?;
+        Ok(Self {
+            jwt_secret: jwt_secret_from_env(&database)?,
+            redis_url: redis_from_env()?,
+            wechat: wechat_from_env()?,
+            log_format: LogFormat::from_env()?,
+            database,
+            bind,
+        })
+    }
+}
+
+/// `JWT_SECRET`, or on the default SQLite database a key kept in a file
+/// beside it, generated on first start.
+fn jwt_secret_from_env(database: &DatabaseSettings) -> Result<SecretString, SettingsError> {
+    if let Some(secret) = non_empty_var("JWT_SECRET") {
+        if secret.len() < MIN_SECRET_LEN {
+            return Err(SettingsError::new(
+                "JWT_SECRET",
+                format!("must be at least {MIN_SECRET_LEN} bytes"),
+            ));
+        }
+        return Ok(SecretString::from(secret));
+    }
+    match (&database.sqlite_path, database.is_default) {
+        (Some(path), true) => kept_secret(Path::new(&format!("{path}.jwt-secret"))),
+        _ => Err(SettingsError::new(
+            "JWT_SECRET",
+            "is required unless the database is the default SQLite file",
+        )),
+    }
+}
+
+fn kept_secret(path: &Path) -> Result<SecretString, SettingsError> {
+    let problem = |e: std::io::Error| {
+        SettingsError::new(
+            "JWT_SECRET",
+            format!("is unset, and {} is unusable: {e}", path.display()),
+        )
+    };
+    if let Ok(existing) = std::fs::read_to_string(path) {
+        let existing = existing.trim().to_owned();
+        if existing.len() >= MIN_SECRET_LEN {
+            return Ok(SecretString::from(existing));
+        }
+    }
+    let mut bytes = [0u8; 48];
+    rand::rng().fill_bytes(&mut bytes);
+    let secret = base64::engine::general_purpose::STANDARD.encode(bytes);
+    std::fs::write(path, &secret).map_err(problem)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(problem)?;
+    }
+    tracing::warn!(
+        path = %path.display(),
+        "JWT_SECRET is unset: generated a signing key and kept it beside the SQLite database"
+    );
+    Ok(SecretString::from(secret))
+}
+
+fn wechat_from_env() -> Result<Option<WechatSettings>, SettingsError> {
+    let api_base = non_empty_var("WECHAT_API_BASE").unwrap_or_else(|| DEFAULT_API_BASE.to_owned());
+    if !api_base.starts_with("http://") && !api_base.starts_with("https://") {
+        return Err(SettingsError::new(
+            "WECHAT_API_BASE",
+            "must start with http:// or https://",
+        ));
+    }
+    match (
+        non_empty_var("WECHAT_APPID"),
+        non_empty_var("WECHAT_SECRET"),
+    ) {
+        (None, None) => Ok(None),
+        (Some(appid), Some(secret)) => Ok(Some(WechatSettings {
+            appid,
+            secret: SecretString::from(secret),
+            api_base,
+        })),
+        (Some(_), None) => Err(SettingsError::new(
+            "WECHAT_SECRET",
+            "is required with WECHAT_APPID",
+        )),
+        (None, Some(_)) => Err(SettingsError::new(
+            "WECHAT_APPID",
+            "is required with WECHAT_SECRET",
+        )),
+    }
+}

@@ -1,0 +1,316 @@
+//! Every error the API answers, as `application/problem+json` (RFC 9457)
+//! with a stable machine-readable `code`. Service errors are mapped to
+//! statuses here and nowhere else. A 5xx body says nothing internal; its
+//! cause chain is logged once, here, inside the request's span.
+
+use std::fmt;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use scrm_service::auth::{BindWechatError, RefreshError, SignInError, WechatSignInError};
+use scrm_service::idempotency::ClaimError;
+use scrm_service::partners::GetPartnerError;
+use scrm_service::users::{CreateUserError, GetUserError};
+use scrm_service::validation::FieldError;
+use scrm_service::wechat::WechatError;
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An error answer.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    detail: String,
+    errors: Vec<FieldError>,
+    retry_after_secs: Option<u64>,
+    cause: Option<anyhow::Error>,
+}
+
+/// The body of an error answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem: `urn:scrm:problem:` and the code.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Stable and machine-readable: `validation_failed`, `not_found`, …
+    pub code: String,
+    /// For `validation_failed`: every problem, each naming its field.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<ProblemField>,
+}
+
+/// One invalid field.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProblemField {
+    pub field: String,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            detail: detail.into(),
+            errors: Vec::new(),
+            retry_after_secs: None,
+            cause: None,
+        }
+    }
+
+    /// 404: the object does not exist, or is not the caller's to see.
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "No such resource.")
+    }
+
+    /// 401: no valid credentials.
+    pub fn unauthorized(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, code, detail)
+    }
+
+    /// 400: the request could not be read.
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "malformed_request", detail)
+    }
+
+    /// 422 listing every invalid field.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let mut error = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "The request has invalid fields; see errors.",
+        );
+        error.errors = errors;
+        error
+    }
+
+    /// 422 for one invalid field.
+    pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
+        Self::validation(vec![FieldError {
+            field: field.to_owned(),
+            message: message.into(),
+        }])
+    }
+
+    /// 413: the body is larger than this route accepts.
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("The body is larger than {limit} bytes."),
+        )
+    }
+
+    /// 500 with the cause kept for the log.
+    pub fn unexpected(cause: anyhow::Error) -> Self {
+        let mut error = Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "Something went wrong on our side. It has been logged.",
+        );
+        error.cause = Some(cause);
+        error
+    }
+
+    /// Adds a `Retry-After` header.
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after_secs = Some(seconds);
+        self
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    fn problem(&self) -> Problem {
+        Problem {
+            kind: format!("urn:scrm:problem:{}", self.code),
+            title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: self.status.as_u16(),
+            detail: self.detail.clone(),
+            code: self.code.to_owned(),
+            errors: self
+                .errors
+                .iter()
+                .map(|e| ProblemField {
+                    field: e.field.clone(),
+                    message: e.message.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.detail)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Some(cause) = &self.cause {
+            tracing::error!(
+                error.cause_chain = format!("{cause:?}"),
+                "request failed unexpectedly"
+            );
+        }
+        let mut response = HttpResponse::build(self.status);
+        response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
+        if let Some(seconds) = self.retry_after_secs {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+        }
+        let body = serde_json::to_string(&self.problem()).unwrap_or_else(|_| "{}".to_owned());
+        response.body(body)
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(cause: anyhow::Error) -> Self {
+        Self::unexpected(cause)
+    }
+}
+
+impl From<SignInError> for ApiError {
+    fn from(error: SignInError) -> Self {
+        match error {
+            SignInError::InvalidCredentials => {
+                Self::unauthorized("invalid_credentials", error.to_string())
+            }
+            SignInError::Throttled { retry_after_secs } => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                error.to_string(),
+            )
+            .retry_after(retry_after_secs),
+            SignInError::Unexpected(cause) => Self::unexpected(cause),
+        }
+    }
+}
+
+impl From<RefreshError> for ApiError {
+    fn from(error: RefreshError) -> Self {
+        match error {
+            RefreshError::InvalidToken => {
+                Self::unauthorized("invalid_refresh_token", error.to_string())
+            }
+            RefreshError::Unexpected(cause) => Self::unexpected(cause),
+        }
+    }
+}
+
+impl From<WechatError> for ApiError {
+    fn from(error: WechatError) -> Self {
+        match error {
+            WechatError::InvalidCode => {
+                Self::unauthorized("invalid_wechat_code", error.to_string())
+            }
+            WechatError::Unavailable { retry_after_secs } => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "wechat_unavailable",
+                error.to_string(),
+            )
+            .retry_after(retry_after_secs),
+            WechatError::Refused { .. } => {
+                Self::new(StatusCode::BAD_GATEWAY, "wechat_refused", error.to_string())
+            }
+            WechatError::Unexpected(cause) => Self::unexpected(cause),
+        }
+    }
+}
+
+impl From<WechatSignInError> for ApiError {
+    fn from(error: WechatSignInError) -> Self {
+        match error {
+            WechatSignInError::UnknownTenant => {
+                Self::new(StatusCode::NOT_FOUND, "not_found", error.to_string())
+            }
+            WechatSignInError::Wechat(e) => e.into(),
+            WechatSignInError::Unexpected(cause) => Self::unexpected(cause),
+        }
+    }
+}
+
+impl From<BindWechatError> for ApiError {
+    fn from(error: BindWechatError) -> Self {
+        match error {
+            BindWechatError::BoundToAnotherUser => Self::new(
+                StatusCode::CONFLICT,
+                "wechat_already_bound",
+                error.to_string(),
+            ),
+            BindWechatError::Wechat(e) => e.into(),
+            BindWechatError::Unexpected(cause) => Self::unexpected(cause),
+        }
+    }
+}
+
+impl From<CreateUserError> for ApiError {
+    fn from(error: CreateUserError) -> Self {
+        match error {
+            CreateUserError::Invalid(errors) => Self::validation(errors),
+            CreateUserError::UsernameTaken => {
+                Self::new(StatusCode::CONFLICT, "username_taken", error.to_string())
+            }
+            CreateUserError::Unexpected(cause) => Self::unexpected(cause),
+        }
+    }
+}
+
+impl From<GetUserError> for ApiError {
+    fn from(error: GetUserError) -> Self {
+        match error {
+            GetUserError::NotFound => Self::not_found(),
+            GetUserError::Unexpected(cause) => Self::unexpected(cause),
+        }
+    }
+}
+
+impl From<GetPartnerError> for ApiError {
+    fn from(error: GetPartnerError) -> Self {
+        match error {
+            GetPartnerError::NotFound => Self::not_found(),
+            GetPartnerError::Unexpected(cause) => Self::unexpected(cause),
+        }
+    }
+}
+
+impl From<ClaimError> for ApiError {
+    fn from(error: ClaimError) -> Self {
+        match error {
+            ClaimError::KeyReused => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                error.to_string(),
+            ),
+            ClaimError::InFlight => Self::new(
+                StatusCode::CONFLICT,
+                "idempotency_key_in_flight",
+                error.to_string(),
+            )
+            .retry_after(1),
+            ClaimError::Unexpected(cause) => Self::unexpected(cause),
+        }
+    }
+}
+
+#[cfg(test)]
+impl ApiError {
+    /// The fields named by a validation error, for unit tests.
+    pub fn errors_for_test(&self) -> Vec<String> {
+        self.errors.iter().map(|e| e.field.clone()).collect()
+    }
+}

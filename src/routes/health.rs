@@ -1,0 +1,81 @@
+//! Liveness, readiness and metrics, outside `/api/v1`.
+
+use std::time::Duration;
+
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::state::AppState;
+
+/// How long a dependency may take to answer a readiness probe.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Whether each dependency answered.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    /// `up` or `down`.
+    pub database: &'static str,
+    /// `up`, `down`, or `not_configured` when the queue is in-process.
+    pub redis: &'static str,
+}
+
+/// 200 while the process runs.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "The process runs.")))]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+/// 200 only while the database, and Redis where one is configured, answer.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses(
+    (status = 200, body = Readiness, description = "Every dependency answers."),
+    (status = 503, body = Readiness, description = "A dependency does not answer."),
+))]
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let database_up = tokio::time::timeout(PROBE_TIMEOUT, scrm_service::db::ping(&state.db))
+        .await
+        .unwrap_or(false);
+    let redis = match &state.redis {
+        None => "not_configured",
+        Some(client) if ping_redis(client).await => "up",
+        Some(_) => "down",
+    };
+    let readiness = Readiness {
+        database: if database_up { "up" } else { "down" },
+        redis,
+    };
+    if database_up && redis != "down" {
+        HttpResponse::Ok().json(readiness)
+    } else {
+        tracing::warn!(
+            database = readiness.database,
+            redis = readiness.redis,
+            "not ready"
+        );
+        HttpResponse::ServiceUnavailable().json(readiness)
+    }
+}
+
+async fn ping_redis(client: &redis::Client) -> bool {
+    let probe = async {
+        let mut connection = client.get_multiplexed_async_connection().await.ok()?;
+        redis::cmd("PING")
+            .query_async::<String>(&mut connection)
+            .await
+            .ok()
+    };
+    matches!(
+        tokio::time::timeout(PROBE_TIMEOUT, probe).await,
+        Ok(Some(_))
+    )
+}
+
+/// The Prometheus text exposition.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format.", content_type = "text/plain")))]
+pub async fn metrics(metrics: web::Data<Metrics>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(metrics.render()?))
+}

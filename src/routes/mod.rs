@@ -1,0 +1,64 @@
+//! Every route, wired in one place with the roles that may call it.
+
+pub mod auth;
+pub mod health;
+pub mod me;
+pub mod partners;
+pub mod users;
+
+use actix_web::middleware::from_fn;
+use actix_web::web::{self, get, post};
+
+use scrm_service::domain::Role;
+
+use crate::authn::RequireRole;
+use crate::error::ApiError;
+use crate::idempotency::idempotent_posts;
+
+const ADMIN: &[Role] = &[Role::Admin];
+
+/// Registers the routes of the whole API.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", get().to(health::healthz))
+        .route("/readyz", get().to(health::readyz))
+        .route("/metrics", get().to(health::metrics))
+        .route("/docs", get().to(docs_redirect))
+        .service(
+            web::scope("/api/v1")
+                .wrap(from_fn(idempotent_posts))
+                .service(
+                    web::scope("/auth")
+                        .route("/login", post().to(auth::login))
+                        .route("/refresh", post().to(auth::refresh))
+                        .route("/wechat/login", post().to(auth::wechat_login)),
+                )
+                .service(
+                    web::scope("/me")
+                        .wrap(RequireRole::signed_in())
+                        .route("", get().to(me::get_me))
+                        .route("/wechat-binding", post().to(me::bind_wechat)),
+                )
+                .service(
+                    web::scope("/admin")
+                        .wrap(RequireRole::any_of(ADMIN))
+                        .route("/users", post().to(users::create_user))
+                        .route("/users", get().to(users::list_users))
+                        .route("/users/{id}", get().to(users::get_user))
+                        .route("/partners", post().to(partners::create_partner))
+                        .route("/partners", get().to(partners::list_partners))
+                        .route("/partners/{id}", get().to(partners::get_partner)),
+                ),
+        );
+}
+
+/// The answer for a path that names no route.
+pub async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::not_found())
+}
+
+/// `/docs` is Swagger UI's folder; send the bare path there.
+async fn docs_redirect() -> actix_web::HttpResponse {
+    actix_web::HttpResponse::PermanentRedirect()
+        .insert_header((actix_web::http::header::LOCATION, "/docs/"))
+        .finish()
+}

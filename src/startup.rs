@@ -1,0 +1,150 @@
+//! Building and running the application, the same way for `main` and for
+//! the tests.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use secrecy::ExposeSecret;
+use tracing_actix_web::TracingLogger;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use scrm_service::auth::TokenKeys;
+use scrm_service::wechat::WechatClient;
+use scrm_worker::in_process::{self, InProcessWorker, RetryPolicy};
+use scrm_worker::queue::{Handlers, Queue};
+
+use crate::configuration::Settings;
+use crate::metrics::Metrics;
+use crate::openapi::ApiDoc;
+use crate::routes;
+use crate::state::AppState;
+use crate::telemetry::{RequestSpan, observe};
+
+/// How long in-flight requests and jobs may take to finish after a stop
+/// signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// A client that has not sent its request head by then is cut off, so that
+/// slow connections cannot hold workers.
+const CLIENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How `scrm serve` was asked to run.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    /// Run the worker in this process too.
+    pub with_worker: bool,
+}
+
+/// A built application, bound to its port and ready to run.
+pub struct Application {
+    port: u16,
+    server: Server,
+    worker: Option<InProcessWorker>,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Connects to the database, applies migrations, starts the queue and
+    /// binds the listener.
+    pub async fn build(settings: Settings, options: RunOptions) -> anyhow::Result<Self> {
+        let db = scrm_service::db::connect(settings.database.url.expose_secret()).await?;
+        scrm_service::db::migrate(&db).await?;
+        let wechat = settings
+            .wechat
+            .map(|w| WechatClient::new(&w.api_base, &w.appid, w.secret))
+            .transpose()?;
+        let redis = settings
+            .redis_url
+            .map(|url| redis::Client::open(url.expose_secret()))
+            .transpose()
+            .context("REDIS_URL is not a usable Redis URL")?;
+        let (queue, worker) = start_queue(redis.is_some(), options)?;
+
+        let state = web::Data::new(AppState {
+            db,
+            tokens: TokenKeys::new(&settings.jwt_secret)?,
+            wechat,
+            redis,
+            queue,
+        });
+        let metrics = web::Data::new(Metrics::new()?);
+        let openapi = ApiDoc::openapi();
+
+        let listener = TcpListener::bind(settings.bind)
+            .with_context(|| format!("failed to listen on {}", settings.bind))?;
+        let port = listener
+            .local_addr()
+            .context("the listener has no address")?
+            .port();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(metrics.clone())
+                .configure(routes::configure)
+                .service(
+                    SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", openapi.clone()),
+                )
+                .default_service(web::to(routes::not_found))
+                .wrap(from_fn(observe))
+                .wrap(TracingLogger::<RequestSpan>::new())
+        })
+        .listen(listener)
+        .context("failed to start the HTTP server")?
+        .client_request_timeout(CLIENT_REQUEST_TIMEOUT)
+        .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
+        .run();
+        tracing::info!(port, "scrm is listening");
+        Ok(Self {
+            port,
+            server,
+            worker,
+        })
+    }
+
+    /// The port the server listens on (useful when bound to port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGTERM or Ctrl-C; in-flight requests, then the job in
+    /// hand, get [`SHUTDOWN_GRACE`] to finish.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.server.await.context("the HTTP server failed")?;
+        if let Some(worker) = self.worker {
+            worker.stop(SHUTDOWN_GRACE).await;
+        }
+        tracing::info!("scrm stopped");
+        Ok(())
+    }
+}
+
+/// The job handlers this process runs. No job kind is registered yet.
+fn job_handlers() -> Handlers {
+    Handlers::new()
+}
+
+fn start_queue(
+    redis_configured: bool,
+    options: RunOptions,
+) -> anyhow::Result<(Arc<dyn Queue>, Option<InProcessWorker>)> {
+    anyhow::ensure!(
+        options.with_worker || redis_configured,
+        "--no-worker needs REDIS_URL: without Redis, jobs can only run inside this process"
+    );
+    // TODO: with REDIS_URL set, jobs should travel through a Redis stream to
+    // any `scrm-worker`; until that queue exists they run in this process.
+    let (queue, worker) = in_process::start(job_handlers(), RetryPolicy::default());
+    Ok((Arc::new(queue), Some(worker)))
+}
