@@ -104,8 +104,11 @@ fn shape_error(path: &str, error: &serde_json::Error) -> ApiError {
         .split('`')
         .nth(1)
         .filter(|_| message.starts_with("missing field") || message.starts_with("unknown field"));
+    // An unknown field is already the last step of the path; a missing one
+    // is not, since it was never reached.
     let field = match (path, named) {
         (".", Some(name)) => name.to_owned(),
+        (_, Some(name)) if path.ends_with(name) => path.to_owned(),
         (_, Some(name)) => format!("{path}.{name}"),
         (_, None) => path.to_owned(),
     };

@@ -92,10 +92,12 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .app_data(metrics.clone())
-                .configure(routes::configure)
+                // Before the routes: the /api/v1 scope would otherwise claim
+                // the document's path.
                 .service(
                     SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", openapi.clone()),
                 )
+                .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
                 .wrap(from_fn(observe))
                 .wrap(TracingLogger::<RequestSpan>::new())

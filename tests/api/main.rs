@@ -1,1 +1,10 @@
+//! End-to-end tests of the API: one binary, a real server per test.
 
+mod health;
+mod helpers;
+mod idempotency;
+mod problems;
+mod sign_in;
+mod tenancy;
+mod tokens;
+mod wechat;
