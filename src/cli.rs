@@ -7,7 +7,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use scrm_service::domain::{TenantCode, Username};
 use scrm_service::users::check_password;
-use scrm_worker::telemetry;
+use scrm_worker::telemetry::{self, LogFormat};
 
 use crate::configuration::Settings;
 use crate::startup::{Application, RunOptions};
@@ -43,8 +43,9 @@ enum Command {
 /// Parses the command line and runs the command on a Tokio runtime.
 pub fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // Logging first, so that what reading the settings warns about is seen.
+    telemetry::init(LogFormat::from_env()?);
     let settings = Settings::from_env()?;
-    telemetry::init(settings.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -314,3 +314,40 @@ impl ApiError {
         self.errors.iter().map(|e| e.field.clone()).collect()
     }
 }
+
+/// Rewrites an error answer that did not come from [`ApiError`] (actix's
+/// own: a bad query string, a method a route does not take, a body its
+/// extractor refused) into problem+json, so that clients meet one shape.
+pub async fn into_problem(
+    response: actix_web::dev::ServiceResponse<actix_web::body::BoxBody>,
+) -> actix_web::dev::ServiceResponse<actix_web::body::BoxBody> {
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/"));
+    if status.as_u16() < 400 || is_problem {
+        return response;
+    }
+    let (request, original) = response.into_parts();
+    let text = actix_web::body::to_bytes(original.into_body())
+        .await
+        .unwrap_or_default();
+    let code = match status {
+        StatusCode::BAD_REQUEST => "malformed_request",
+        StatusCode::UNAUTHORIZED => "unauthenticated",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        s if s.is_server_error() => "internal_error",
+        _ => "request_failed",
+    };
+    let detail = if status.is_server_error() || text.is_empty() {
+        status.canonical_reason().unwrap_or("Error").to_owned()
+    } else {
+        String::from_utf8_lossy(&text).into_owned()
+    };
+    let problem = ApiError::new(status, code, detail).error_response();
+    actix_web::dev::ServiceResponse::new(request, problem)
+}

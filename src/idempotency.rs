@@ -1,7 +1,9 @@
 //! The `Idempotency-Key` header of state-changing requests: the same key
 //! with the same body replays the first answer and changes nothing again.
-//! Requests without the header, other methods, and requests without a valid
-//! access token pass through untouched (the last are refused further in).
+//! It wraps scopes inside their role check, so the caller is already
+//! verified; requests without the header and other methods pass through.
+//! Sign-in routes are left out on purpose: their answers hold tokens, which
+//! must not be stored.
 
 use actix_web::HttpResponse;
 use actix_web::body::{self, BoxBody, MessageBody};
@@ -10,9 +12,10 @@ use actix_web::http::{Method, StatusCode, header};
 use actix_web::middleware::Next;
 use actix_web::web::{self, Bytes};
 
+use actix_web::HttpMessage;
+use scrm_service::auth::Principal;
 use scrm_service::idempotency::{self, Claim, IdempotencyKey, StoredResponse};
 
-use crate::authn::authenticate;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -21,7 +24,7 @@ pub const HEADER: &str = "idempotency-key";
 /// Set on a replayed answer.
 pub const REPLAYED_HEADER: &str = "idempotency-replayed";
 
-/// The middleware function; wrap it around the API scope.
+/// The middleware function; wrap it inside a scope's [`crate::authn::RequireRole`].
 pub async fn idempotent_posts(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -37,7 +40,7 @@ pub async fn idempotent_posts(
                 .map(ServiceResponse::map_into_boxed_body);
         }
     };
-    let Ok(principal) = authenticate(req.request()) else {
+    let Some(principal) = req.extensions().get::<Principal>().copied() else {
         return next
             .call(req)
             .await

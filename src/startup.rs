@@ -20,6 +20,7 @@ use scrm_worker::in_process::{self, InProcessWorker, RetryPolicy};
 use scrm_worker::queue::{Handlers, Queue};
 
 use crate::configuration::Settings;
+use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::openapi::ApiDoc;
 use crate::routes;
@@ -92,6 +93,9 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .app_data(metrics.clone())
+                .app_data(web::QueryConfig::default().error_handler(|error, _| {
+                    ApiError::bad_request(format!("The query string is invalid: {error}")).into()
+                }))
                 // Before the routes: the /api/v1 scope would otherwise claim
                 // the document's path.
                 .service(
@@ -106,6 +110,8 @@ impl Application {
         .context("failed to start the HTTP server")?
         .client_request_timeout(CLIENT_REQUEST_TIMEOUT)
         .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
+        // actix stops at once on SIGINT; this makes Ctrl-C as graceful as SIGTERM.
+        .shutdown_signal(scrm_worker::shutdown::signal())
         .run();
         tracing::info!(port, "scrm is listening");
         Ok(Self {

@@ -50,7 +50,7 @@ pub async fn observe(
     let outcome = next.call(req).await;
 
     let elapsed = started.elapsed();
-    let mut response = match outcome {
+    let response = match outcome {
         Ok(response) => response.map_into_boxed_body(),
         Err(error) => {
             // Inner layers answer errors as responses; one that escapes is
@@ -62,6 +62,7 @@ pub async fn observe(
             return Err(error);
         }
     };
+    let mut response = crate::error::into_problem(response).await;
     let status = response.status().as_u16();
     let route = response
         .request()

@@ -31,9 +31,10 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
         .await
         .context("failed to connect to the database")?;
     if db.get_database_backend() == DatabaseBackend::Sqlite {
-        // WAL lets readers work beside the one writer; the busy timeout makes
-        // a second writer wait instead of failing at once.
-        db.execute_unprepared("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000;")
+        // WAL lets readers work beside the one writer. The mode is kept in the
+        // file, so setting it on one connection serves them all; sqlx already
+        // gives every connection a 5 s busy timeout.
+        db.execute_unprepared("PRAGMA journal_mode = WAL;")
             .await
             .context("failed to configure SQLite")?;
     }

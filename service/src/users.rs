@@ -5,7 +5,6 @@ use chrono::{DateTime, Utc};
 use scrm_entity::user;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, QueryFilter, Set};
 use secrecy::{ExposeSecret, SecretString};
-use serde::Serialize;
 
 use crate::auth::password::hash_password;
 use crate::db::is_unique_violation;
@@ -15,15 +14,15 @@ use crate::partners;
 use crate::tenancy::TenantScope;
 use crate::validation::{FieldError, FieldErrors};
 
-/// A user as the API shows it. The phone number is the full one: only
-/// admins read users through this type.
-#[derive(Debug, Clone, Serialize)]
+/// A user of a tenant. The phone number masks itself in `Debug`, so a
+/// logged `User` never shows it whole.
+#[derive(Debug, Clone)]
 pub struct User {
     pub id: UserId,
     pub username: String,
     pub role: Role,
     pub name: String,
-    pub phone: Option<String>,
+    pub phone: Option<Phone>,
     pub cooperation_mode: Option<CooperationMode>,
     pub partner_id: Option<PartnerId>,
     pub created_at: DateTime<Utc>,
@@ -45,7 +44,12 @@ impl TryFrom<user::Model> for User {
             username: row.username,
             role,
             name: row.name,
-            phone: row.phone,
+            phone: row
+                .phone
+                .as_deref()
+                .map(Phone::parse)
+                .transpose()
+                .map_err(anyhow::Error::msg)?,
             cooperation_mode,
             partner_id: row.partner_id.map(PartnerId::from_uuid),
             created_at: row.created_at,

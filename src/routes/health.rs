@@ -50,8 +50,8 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         HttpResponse::Ok().json(readiness)
     } else {
         tracing::warn!(
-            database = readiness.database,
-            redis = readiness.redis,
+            readiness.database = readiness.database,
+            readiness.redis = readiness.redis,
             "not ready"
         );
         HttpResponse::ServiceUnavailable().json(readiness)

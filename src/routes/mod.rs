@@ -17,7 +17,8 @@ use crate::idempotency::idempotent_posts;
 
 const ADMIN: &[Role] = &[Role::Admin];
 
-/// Registers the routes of the whole API.
+/// Registers the routes of the whole API. In each scope the last `wrap` runs
+/// first: the role check, then idempotency keys.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", get().to(health::healthz))
         .route("/readyz", get().to(health::readyz))
@@ -25,7 +26,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/docs", get().to(docs_redirect))
         .service(
             web::scope("/api/v1")
-                .wrap(from_fn(idempotent_posts))
                 .service(
                     web::scope("/auth")
                         .route("/login", post().to(auth::login))
@@ -34,12 +34,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .service(
                     web::scope("/me")
+                        .wrap(from_fn(idempotent_posts))
                         .wrap(RequireRole::signed_in())
                         .route("", get().to(me::get_me))
                         .route("/wechat-binding", post().to(me::bind_wechat)),
                 )
                 .service(
                     web::scope("/admin")
+                        .wrap(from_fn(idempotent_posts))
                         .wrap(RequireRole::any_of(ADMIN))
                         .route("/users", post().to(users::create_user))
                         .route("/users", get().to(users::list_users))

@@ -61,7 +61,7 @@ impl From<User> for UserResponse {
             username: user.username,
             role: user.role.as_str().to_owned(),
             name: user.name,
-            phone: user.phone,
+            phone: user.phone.map(|p| p.expose().to_owned()),
             cooperation_mode: user.cooperation_mode.map(|m| m.as_str().to_owned()),
             partner_id: user.partner_id.map(|p| p.to_string()),
             created_at: user.created_at,

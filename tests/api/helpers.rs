@@ -30,6 +30,7 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub db: DatabaseConnection,
+    pub database_url: String,
     pub database_name: Option<String>,
     pub wechat: MockServer,
     sqlite_file: Option<std::path::PathBuf>,
@@ -119,7 +120,7 @@ impl TestApp {
             .expect("the app builds");
         let address = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped());
-        let db = Database::connect(url)
+        let db = Database::connect(&url)
             .await
             .expect("the test connects to its database");
         let client = reqwest::Client::builder()
@@ -130,6 +131,7 @@ impl TestApp {
             address,
             client,
             db,
+            database_url: url,
             database_name,
             wechat,
             sqlite_file,
@@ -287,7 +289,8 @@ pub async fn assert_problem(response: Response, status: StatusCode, code: &str) 
     body
 }
 
-async fn create_postgres_database(server: &str) -> (String, String) {
+/// Creates an empty PostgreSQL database on `server`; answers its URL and name.
+pub async fn create_postgres_database(server: &str) -> (String, String) {
     let admin = Database::connect(server).await.expect("PostgreSQL answers");
     let name = format!("scrm_test_{}", Uuid::new_v4().simple());
     admin

@@ -1,5 +1,6 @@
 //! End-to-end tests of the API: one binary, a real server per test.
 
+mod cli;
 mod health;
 mod helpers;
 mod idempotency;

@@ -105,7 +105,10 @@ async fn consume(
             .instrument(span)
             .await;
     }
-    tracing::info!(jobs.left = receiver.len(), "in-process worker stopped");
+    tracing::info!(
+        queue.jobs_left = receiver.len(),
+        "in-process worker stopped"
+    );
 }
 
 async fn run_once(handlers: &Handlers, policy: &RetryPolicy, queue: &InProcessQueue, job: Job) {
@@ -113,20 +116,20 @@ async fn run_once(handlers: &Handlers, policy: &RetryPolicy, queue: &InProcessQu
         Ok(()) => tracing::debug!("job done"),
         Err(JobError::Permanent(error)) => {
             tracing::error!(
-                error = format!("{error:#}"),
+                error.message = format!("{error:#}"),
                 "job failed permanently; dropped"
             );
         }
         Err(JobError::Retryable(error)) if job.attempts + 1 >= policy.max_attempts => {
             tracing::error!(
-                error = format!("{error:#}"),
+                error.message = format!("{error:#}"),
                 "job failed its last attempt; dropped"
             );
         }
         Err(JobError::Retryable(error)) => {
             let delay = policy.delay(job.attempts);
             tracing::warn!(
-                error = format!("{error:#}"),
+                error.message = format!("{error:#}"),
                 retry_in_ms = delay.as_millis() as u64,
                 "job failed; will retry"
             );

@@ -62,13 +62,23 @@ impl Principal {
     }
 }
 
-/// The answer to every successful sign-in or refresh.
-#[derive(Debug, Serialize)]
+/// The answer to every successful sign-in or refresh. Its `Debug` leaves
+/// the tokens out.
+#[derive(Serialize)]
 pub struct SignedIn {
     pub access_token: String,
     pub expires_in: i64,
     pub refresh_token: String,
     pub user: SignedInUser,
+}
+
+impl std::fmt::Debug for SignedIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignedIn")
+            .field("expires_in", &self.expires_in)
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Who signed in, as the client shows it.
