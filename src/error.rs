@@ -12,8 +12,15 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use scrm_service::auth::{BindWechatError, RefreshError, SignInError, WechatSignInError};
+use scrm_service::catalog::{CreateCatalogError, GetCatalogError};
 use scrm_service::idempotency::ClaimError;
 use scrm_service::partners::GetPartnerError;
+use scrm_service::price_lists::{
+    CreatePriceListError, GetPriceListError, PreviewError, PublishPriceListError,
+};
+use scrm_service::pricing::engine::QuoteError;
+use scrm_service::quotes::EstimateError;
+use scrm_service::region_tiers::PutRegionTiersError;
 use scrm_service::users::{CreateUserError, GetUserError};
 use scrm_service::validation::FieldError;
 use scrm_service::wechat::WechatError;
@@ -303,6 +310,90 @@ impl From<ClaimError> for ApiError {
             )
             .retry_after(1),
             ClaimError::Unexpected(cause) => Self::unexpected(cause),
+        }
+    }
+}
+
+impl From<CreateCatalogError> for ApiError {
+    fn from(error: CreateCatalogError) -> Self {
+        match error {
+            CreateCatalogError::CodeTaken => {
+                Self::new(StatusCode::CONFLICT, "code_taken", error.to_string())
+            }
+            CreateCatalogError::Unexpected(cause) => Self::unexpected(cause),
+        }
+    }
+}
+
+impl From<GetCatalogError> for ApiError {
+    fn from(error: GetCatalogError) -> Self {
+        match error {
+            GetCatalogError::NotFound => Self::not_found(),
+            GetCatalogError::Unexpected(cause) => Self::unexpected(cause),
+        }
+    }
+}
+
+impl From<PutRegionTiersError> for ApiError {
+    fn from(error: PutRegionTiersError) -> Self {
+        match error {
+            PutRegionTiersError::Invalid(errors) => Self::validation(errors),
+            PutRegionTiersError::Unexpected(cause) => Self::unexpected(cause),
+        }
+    }
+}
+
+impl From<CreatePriceListError> for ApiError {
+    fn from(error: CreatePriceListError) -> Self {
+        match error {
+            CreatePriceListError::Invalid(errors) => Self::validation(errors),
+            CreatePriceListError::Unexpected(cause) => Self::unexpected(cause),
+        }
+    }
+}
+
+impl From<GetPriceListError> for ApiError {
+    fn from(error: GetPriceListError) -> Self {
+        match error {
+            GetPriceListError::NotFound => Self::not_found(),
+            GetPriceListError::Unexpected(cause) => Self::unexpected(cause),
+        }
+    }
+}
+
+impl From<PublishPriceListError> for ApiError {
+    fn from(error: PublishPriceListError) -> Self {
+        match error {
+            PublishPriceListError::NotFound => Self::not_found(),
+            PublishPriceListError::AlreadyPublished => {
+                Self::new(StatusCode::CONFLICT, "already_published", error.to_string())
+            }
+            PublishPriceListError::Invalid(errors) => Self::validation(errors),
+            PublishPriceListError::Unexpected(cause) => Self::unexpected(cause),
+        }
+    }
+}
+
+impl From<PreviewError> for ApiError {
+    fn from(error: PreviewError) -> Self {
+        match error {
+            PreviewError::NotFound => Self::not_found(),
+            PreviewError::Unexpected(cause) => Self::unexpected(cause),
+        }
+    }
+}
+
+impl From<EstimateError> for ApiError {
+    fn from(error: EstimateError) -> Self {
+        let detail = error.to_string();
+        let unprocessable =
+            |code| Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail.clone());
+        match error {
+            EstimateError::NoTier(_) => unprocessable("no_tier"),
+            EstimateError::NoPriceList => unprocessable("no_price_list"),
+            EstimateError::Quote(QuoteError::Unpriced(_)) => unprocessable("unpriced"),
+            EstimateError::Quote(QuoteError::Overflow { .. }) => unprocessable("amount_overflow"),
+            EstimateError::Unexpected(cause) => Self::unexpected(cause),
         }
     }
 }

@@ -6,13 +6,26 @@
 //! such entity implements [`TenantOwned`] so that the service layer can scope
 //! its queries by construction.
 
+pub mod earnings_line;
 pub mod idempotency_key;
 pub mod login_failure;
+pub mod notification;
 pub mod partner;
+pub mod price_list;
+pub mod price_list_entry;
+pub mod quote_line;
 pub mod refresh_token;
+pub mod region_tier;
+pub mod service_item;
 pub mod tenant;
+pub mod tier;
+pub mod tier_default;
 pub mod user;
 pub mod wechat_account;
+pub mod work_order;
+pub mod work_order_event;
+pub mod work_order_line;
+pub mod workflow;
 
 use sea_orm::EntityTrait;
 
@@ -33,9 +46,22 @@ macro_rules! tenant_owned {
 }
 
 tenant_owned!(
+    earnings_line,
     idempotency_key,
     partner,
+    price_list,
+    price_list_entry,
+    quote_line,
     refresh_token,
+    region_tier,
+    service_item,
+    tier,
+    tier_default,
     user,
-    wechat_account
+    wechat_account,
+    notification,
+    work_order,
+    work_order_event,
+    work_order_line,
+    workflow,
 );

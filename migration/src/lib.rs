@@ -10,6 +10,8 @@ pub use sea_orm_migration::prelude::*;
 mod m20261203_000001_create_tenants_and_users;
 mod m20261203_000002_create_sign_in_tables;
 mod m20261203_000003_create_idempotency_keys;
+mod m20261203_000004_create_pricing_tables;
+mod m20261203_000005_create_workflow_tables;
 
 /// All migrations in the order they apply.
 #[derive(Debug)]
@@ -22,6 +24,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000001_create_tenants_and_users::Migration),
             Box::new(m20261203_000002_create_sign_in_tables::Migration),
             Box::new(m20261203_000003_create_idempotency_keys::Migration),
+            Box::new(m20261203_000004_create_pricing_tables::Migration),
+            Box::new(m20261203_000005_create_workflow_tables::Migration),
         ]
     }
 }

@@ -57,6 +57,26 @@ id_type!(
     /// The id of a partner firm.
     PartnerId
 );
+id_type!(
+    /// The id of a service item.
+    ServiceItemId
+);
+id_type!(
+    /// The id of a tier.
+    TierId
+);
+id_type!(
+    /// The id of a price list.
+    PriceListId
+);
+id_type!(
+    /// The id of a work order.
+    WorkOrderId
+);
+id_type!(
+    /// The id of one version of a workflow.
+    WorkflowId
+);
 
 /// A string that is not a well-formed id. Handlers answer 404 for it, as for
 /// an id that names nothing.
@@ -224,6 +244,26 @@ impl fmt::Debug for Phone {
 impl fmt::Display for Phone {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.masked())
+    }
+}
+
+/// The code of a service item or a tier, such as `AC-INSTALL` or `T1`:
+/// 1 to 64 characters of letters, digits, `-` and `_`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CatalogCode(String);
+
+impl CatalogCode {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let ok_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+        if (1..=64).contains(&text.len()) && text.chars().all(ok_char) {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err("must be 1 to 64 characters of letters, digits, '-' and '_'".into())
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 

@@ -7,13 +7,21 @@
 //! which comes from an authenticated [`auth::Principal`].
 
 pub mod auth;
+pub mod catalog;
 pub mod db;
 pub mod domain;
 pub mod idempotency;
 pub mod page;
 pub mod partners;
+pub mod price_lists;
+pub mod pricing;
+pub mod quotes;
+pub mod region_tiers;
+pub mod regions;
 pub mod tenancy;
 pub mod tenants;
 pub mod users;
 pub mod validation;
 pub mod wechat;
+pub mod workflow;
+pub mod workflows;

@@ -67,7 +67,9 @@ async fn ensure_tenant(
     match inserted {
         Ok(row) => {
             tracing::info!(tenant.id = %row.id, "tenant created");
-            Ok(TenantId::from_uuid(row.id))
+            let id = TenantId::from_uuid(row.id);
+            crate::workflows::install_templates(db, &TenantScope::new(id)).await?;
+            Ok(id)
         }
         // Another process created it between the look-up and the insert.
         Err(e) if is_unique_violation(&e) => find_tenant(db, code.as_str())

@@ -1,13 +1,17 @@
 //! Every route, wired in one place with the roles that may call it.
 
 pub mod auth;
+pub mod catalog;
 pub mod health;
 pub mod me;
 pub mod partners;
+pub mod price_lists;
+pub mod quotes;
+pub mod regions;
 pub mod users;
 
 use actix_web::middleware::from_fn;
-use actix_web::web::{self, get, post};
+use actix_web::web::{self, get, post, put};
 
 use scrm_service::domain::Role;
 
@@ -48,7 +52,28 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route("/users/{id}", get().to(users::get_user))
                         .route("/partners", post().to(partners::create_partner))
                         .route("/partners", get().to(partners::list_partners))
-                        .route("/partners/{id}", get().to(partners::get_partner)),
+                        .route("/partners/{id}", get().to(partners::get_partner))
+                        .route("/service-items", post().to(catalog::create_service_item))
+                        .route("/service-items", get().to(catalog::list_service_items))
+                        .route("/service-items/{id}", get().to(catalog::get_service_item))
+                        .route("/tiers", post().to(catalog::create_tier))
+                        .route("/tiers", get().to(catalog::list_tiers))
+                        .route("/tiers/{id}", get().to(catalog::get_tier))
+                        .route("/region-tiers", put().to(regions::put_region_tiers))
+                        .route("/region-tiers", get().to(regions::get_region_tiers))
+                        .route("/regions/resolve", post().to(regions::resolve_region))
+                        .route("/price-lists", post().to(price_lists::create_price_list))
+                        .route("/price-lists", get().to(price_lists::list_price_lists))
+                        .route("/price-lists/{id}", get().to(price_lists::get_price_list))
+                        .route(
+                            "/price-lists/{id}/publish",
+                            post().to(price_lists::publish_price_list),
+                        )
+                        .route(
+                            "/price-lists/{id}/preview",
+                            post().to(price_lists::preview_price_list),
+                        )
+                        .route("/quotes/estimate", post().to(quotes::estimate_quote)),
                 ),
         );
 }

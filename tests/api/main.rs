@@ -4,6 +4,7 @@ mod cli;
 mod health;
 mod helpers;
 mod idempotency;
+mod pricing;
 mod problems;
 mod sign_in;
 mod tenancy;
