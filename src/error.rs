@@ -24,6 +24,8 @@ use scrm_service::region_tiers::PutRegionTiersError;
 use scrm_service::users::{CreateUserError, GetUserError};
 use scrm_service::validation::FieldError;
 use scrm_service::wechat::WechatError;
+use scrm_service::work_orders::{CreateWorkOrderError, MoveError};
+use scrm_service::workflows::{CreateWorkflowError, PublishWorkflowError};
 
 /// The media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -394,6 +396,70 @@ impl From<EstimateError> for ApiError {
             EstimateError::Quote(QuoteError::Unpriced(_)) => unprocessable("unpriced"),
             EstimateError::Quote(QuoteError::Overflow { .. }) => unprocessable("amount_overflow"),
             EstimateError::Unexpected(cause) => Self::unexpected(cause),
+        }
+    }
+}
+
+impl From<CreateWorkflowError> for ApiError {
+    fn from(error: CreateWorkflowError) -> Self {
+        match error {
+            CreateWorkflowError::Invalid(errors) => Self::validation(errors),
+            CreateWorkflowError::Unexpected(cause) => Self::unexpected(cause),
+        }
+    }
+}
+
+impl From<PublishWorkflowError> for ApiError {
+    fn from(error: PublishWorkflowError) -> Self {
+        match error {
+            PublishWorkflowError::NotFound => Self::not_found(),
+            PublishWorkflowError::AlreadyPublished => {
+                Self::new(StatusCode::CONFLICT, "already_published", error.to_string())
+            }
+            PublishWorkflowError::Unexpected(cause) => Self::unexpected(cause),
+        }
+    }
+}
+
+impl From<CreateWorkOrderError> for ApiError {
+    fn from(error: CreateWorkOrderError) -> Self {
+        match error {
+            CreateWorkOrderError::Invalid(errors) => Self::validation(errors),
+            CreateWorkOrderError::Unexpected(cause) => Self::unexpected(cause),
+        }
+    }
+}
+
+impl From<MoveError> for ApiError {
+    fn from(error: MoveError) -> Self {
+        let detail = error.to_string();
+        match error {
+            MoveError::NotFound => Self::not_found(),
+            MoveError::InvalidTransition(_) => {
+                Self::new(StatusCode::CONFLICT, "invalid_transition", detail)
+            }
+            MoveError::Conflict => Self::new(StatusCode::CONFLICT, "conflict", detail),
+            MoveError::InvalidAssignee => Self::invalid_field("assignee_id", detail),
+            MoveError::RegionUnresolved => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "region_unresolved",
+                detail,
+            ),
+            MoveError::Unpriced(missing) => {
+                let listed: Vec<String> = missing
+                    .iter()
+                    .map(|m| format!("{} at {}", m.service_item, m.tier))
+                    .collect();
+                Self::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "unpriced",
+                    format!("No price applies to {}.", listed.join(", ")),
+                )
+            }
+            MoveError::Pricing(_) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "unpriced", detail)
+            }
+            MoveError::Unexpected(cause) => Self::unexpected(cause),
         }
     }
 }

@@ -53,6 +53,18 @@ use crate::routes;
         routes::price_lists::publish_price_list,
         routes::price_lists::preview_price_list,
         routes::quotes::estimate_quote,
+        routes::workflows::create_workflow,
+        routes::workflows::list_workflows,
+        routes::workflows::get_workflow,
+        routes::workflows::publish_workflow,
+        routes::work_orders::create_work_order,
+        routes::work_orders::create_service_request,
+        routes::work_orders::list_work_orders,
+        routes::work_orders::get_work_order,
+        routes::work_orders::act_on_work_order,
+        routes::work_orders::cancel_work_order,
+        routes::work_orders::list_my_work_orders,
+        routes::work_orders::customer_journey,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -60,6 +72,8 @@ use crate::routes;
         (name = "me", description = "The signed-in user."),
         (name = "admin", description = "Tenant configuration; admins only."),
         (name = "pricing", description = "Service items, tiers, regions, price lists and earnings; admins only."),
+        (name = "workflows", description = "Workflow definitions by version; admins only."),
+        (name = "work orders", description = "Work orders through their workflows."),
         (name = "operations", description = "Health, readiness and metrics."),
     )
 )]

@@ -77,3 +77,15 @@ pub fn is_unique_violation(error: &sea_orm::DbErr) -> bool {
         Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
     )
 }
+
+/// Whether an error comes from SQLite refusing a write while another
+/// connection writes (`SQLITE_BUSY`). Such an operation can simply be tried
+/// again; PostgreSQL waits for the other writer instead.
+pub fn is_write_contention(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        let text = cause.to_string();
+        text.contains("database is locked")
+            || text.contains("(code: 5)")
+            || text.contains("(code: 517)")
+    })
+}

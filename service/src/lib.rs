@@ -23,5 +23,6 @@ pub mod tenants;
 pub mod users;
 pub mod validation;
 pub mod wechat;
+pub mod work_orders;
 pub mod workflow;
 pub mod workflows;

@@ -9,6 +9,8 @@ pub mod price_lists;
 pub mod quotes;
 pub mod regions;
 pub mod users;
+pub mod work_orders;
+pub mod workflows;
 
 use actix_web::middleware::from_fn;
 use actix_web::web::{self, get, post, put};
@@ -20,6 +22,8 @@ use crate::error::ApiError;
 use crate::idempotency::idempotent_posts;
 
 const ADMIN: &[Role] = &[Role::Admin];
+const STAFF: &[Role] = &[Role::Admin, Role::Dispatcher];
+const CUSTOMER: &[Role] = &[Role::Customer];
 
 /// Registers the routes of the whole API. In each scope the last `wrap` runs
 /// first: the role check, then idempotency keys.
@@ -41,7 +45,40 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .wrap(from_fn(idempotent_posts))
                         .wrap(RequireRole::signed_in())
                         .route("", get().to(me::get_me))
-                        .route("/wechat-binding", post().to(me::bind_wechat)),
+                        .route("/wechat-binding", post().to(me::bind_wechat))
+                        .route("/work-orders", get().to(work_orders::list_my_work_orders)),
+                )
+                .service(
+                    web::scope("/work-orders")
+                        .wrap(from_fn(idempotent_posts))
+                        .wrap(RequireRole::signed_in())
+                        .service(
+                            web::resource("")
+                                .wrap(RequireRole::any_of(STAFF))
+                                .route(post().to(work_orders::create_work_order))
+                                .route(get().to(work_orders::list_work_orders)),
+                        )
+                        .route("/{id}", get().to(work_orders::get_work_order))
+                        .route(
+                            "/{id}/actions/{action}",
+                            post().to(work_orders::act_on_work_order),
+                        )
+                        .service(
+                            web::resource("/{id}/cancel")
+                                .wrap(RequireRole::any_of(STAFF))
+                                .route(post().to(work_orders::cancel_work_order)),
+                        ),
+                )
+                .service(
+                    web::scope("/service-requests")
+                        .wrap(from_fn(idempotent_posts))
+                        .wrap(RequireRole::any_of(CUSTOMER))
+                        .route("", post().to(work_orders::create_service_request)),
+                )
+                .service(
+                    web::scope("/customers")
+                        .wrap(RequireRole::signed_in())
+                        .route("/{id}/journey", get().to(work_orders::customer_journey)),
                 )
                 .service(
                     web::scope("/admin")
@@ -72,6 +109,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(
                             "/price-lists/{id}/preview",
                             post().to(price_lists::preview_price_list),
+                        )
+                        .route("/workflows", post().to(workflows::create_workflow))
+                        .route("/workflows", get().to(workflows::list_workflows))
+                        .route("/workflows/{id}", get().to(workflows::get_workflow))
+                        .route(
+                            "/workflows/{id}/publish",
+                            post().to(workflows::publish_workflow),
                         )
                         .route("/quotes/estimate", post().to(quotes::estimate_quote)),
                 ),

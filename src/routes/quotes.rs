@@ -52,6 +52,10 @@ pub struct EarningsResponse {
     /// When unpriced: every item × tier × mode that has no price.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub missing: Vec<MissingPriceResponse>,
+    /// When unpriced for another reason than a missing price:
+    /// `region_unresolved`, `no_tier` or `no_price_list`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -127,6 +131,7 @@ impl EarningsResponse {
             total_fen: Some(total.get()),
             lines: lines.into_iter().map(EarningsLineResponse::from).collect(),
             missing: Vec::new(),
+            reason: None,
         }
     }
 
@@ -144,6 +149,7 @@ impl EarningsResponse {
                     cooperation_mode: m.cooperation_mode.map(|c| c.as_str().to_owned()),
                 })
                 .collect(),
+            reason: None,
         }
     }
 }

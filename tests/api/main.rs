@@ -10,3 +10,4 @@ mod sign_in;
 mod tenancy;
 mod tokens;
 mod wechat;
+mod work_orders;

@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 use crate::helpers::{Tenant, TestApp, assert_problem, json_of};
 
 /// An item, three tiers and a mapping: Guangdong T2, Shenzhen T1, the rest T3.
-async fn set_up_catalogue(app: &TestApp, tenant: &Tenant) {
+pub async fn set_up_catalogue(app: &TestApp, tenant: &Tenant) {
     let token = &tenant.admin_token;
     let item = json!({"code": "AC-INSTALL", "name": "空调挂机安装", "unit": "台"});
     assert_eq!(
@@ -36,7 +36,7 @@ async fn set_up_catalogue(app: &TestApp, tenant: &Tenant) {
     assert_eq!(response.status(), StatusCode::OK);
 }
 
-async fn publish_standard_list(app: &TestApp, tenant: &Tenant) -> Value {
+pub async fn publish_standard_list(app: &TestApp, tenant: &Tenant) -> Value {
     let list = json!({"name": "2026 标准价", "effective_from": "2026-01-01T00:00:00Z", "prices": [
         {"service_item": "AC-INSTALL", "tier": "T1", "unit_price_fen": 12000},
         {"service_item": "AC-INSTALL", "tier": "T1", "cooperation_mode": "partner", "unit_price_fen": 15000},

@@ -47,7 +47,7 @@ pub enum Resolution {
     /// Several regions fit the text equally well (朝阳区 alone is in Beijing and in
     /// Changchun). Ordered by code; the resolver never guesses between them.
     Ambiguous(Vec<Region>),
-    /// The text names no known region.
+    /// The text names no known region, or names a place the tables leave out (香港).
     Unresolved,
 }
 
@@ -85,7 +85,9 @@ impl Regions {
     /// The text may hold full names (广东省深圳市南山区) or short ones (深圳南山), may leave
     /// out the province or city, and may carry anything else: street, building, room,
     /// names, phone numbers. A district is answered only when it agrees with the province
-    /// or city the text also names.
+    /// or city the text also names. A city without districts of its own (东莞, 中山, 儋州,
+    /// 嘉峪关) is listed once more as its single district, and resolves to that code
+    /// (441900 for 东莞), whose lineage holds the city.
     pub fn resolve(&self, address: &str) -> Resolution {
         let best = resolve::best_divisions(&self.divisions, &self.names, address);
         match best.as_slice() {
