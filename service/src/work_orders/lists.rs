@@ -76,7 +76,7 @@ pub async fn list_work_orders(
         id: WorkOrderId::from_uuid(order.id),
         node_name: node_names
             .get(&(order.workflow_id, order.node_key.clone()))
-            .cloned()
+            .map(|n| n.0.clone())
             .unwrap_or_default(),
         assignee: order.assignee_id.map(|a| {
             (
@@ -154,13 +154,13 @@ fn filter_condition(filter: &OrderFilter, now: DateTime<Utc>) -> Condition {
     }
 }
 
-/// The names of the nodes the listed orders sit at, from the (cached)
+/// The names and phases of the nodes the listed orders sit at, from the (cached)
 /// definitions of their workflow versions.
 async fn node_names(
     db: &impl ConnectionTrait,
     scope: &TenantScope,
     orders: &[work_order::Model],
-) -> anyhow::Result<HashMap<(Uuid, String), String>> {
+) -> anyhow::Result<HashMap<(Uuid, String), (String, String)>> {
     let mut names = HashMap::new();
     let mut versions: Vec<Uuid> = orders.iter().map(|o| o.workflow_id).collect();
     versions.sort_unstable();
@@ -170,7 +170,10 @@ async fn node_names(
             continue;
         };
         for node in workflow.definition.nodes() {
-            names.insert((id, node.key.clone()), node.name.clone());
+            names.insert(
+                (id, node.key.clone()),
+                (node.name.clone(), node.phase.as_str().to_owned()),
+            );
         }
     }
     Ok(names)
@@ -226,25 +229,21 @@ pub async fn customer_journey(
         .all(db)
         .await
         .context("failed to load a journey")?;
-    let phase_of = |order: &work_order::Model, node: &str| -> String {
-        let _ = node;
-        order.phase.clone()
-    };
     Ok(Some(
         events
             .into_iter()
             .filter_map(|event| {
                 let order = by_id.get(&event.work_order_id)?;
+                let node = node_names.get(&(order.workflow_id, event.to_node.clone()));
                 Some(JourneyEntry {
                     at: event.at,
                     work_order_id: WorkOrderId::from_uuid(order.id),
                     number: order.number.clone(),
                     workflow_key: order.workflow_key.clone(),
-                    phase: phase_of(order, &event.to_node),
-                    node_name: node_names
-                        .get(&(order.workflow_id, event.to_node.clone()))
-                        .cloned()
-                        .unwrap_or_default(),
+                    phase: node
+                        .map(|n| n.1.clone())
+                        .unwrap_or_else(|| order.phase.clone()),
+                    node_name: node.map(|n| n.0.clone()).unwrap_or_default(),
                     node_key: event.to_node,
                     action: event.action,
                     from: event.from_node,
