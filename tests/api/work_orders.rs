@@ -499,3 +499,72 @@ async fn a_customer_journey_follows_linked_orders_in_time_order() {
     );
     assert_problem(foreign, StatusCode::NOT_FOUND, "not_found").await;
 }
+
+#[tokio::test]
+async fn every_order_route_answers_each_role_as_its_ownership_says() {
+    let app = TestApp::spawn().await;
+    let shop = open_shop(&app).await;
+    let globex = app.create_tenant("globex").await;
+    let (_, other_installer) = app.create_installer(&shop.tenant, "wang").await;
+    for (username, phone) in [("zhang", "13912345678"), ("li", "13700000000")] {
+        app.create_user(
+            &shop.tenant,
+            json!({"username": username, "password": PASSWORD, "role": "customer",
+                   "name": "客户", "phone": phone}),
+        )
+        .await;
+    }
+    let own_customer = app.token("acme", "zhang", PASSWORD).await;
+    let other_customer = app.token("acme", "li", PASSWORD).await;
+    let order = create_order(&app, &shop, "深圳南山科技园").await;
+    let id = order["id"].as_str().unwrap_or_default().to_owned();
+    act_ok(
+        &app,
+        &shop.dispatcher,
+        &id,
+        "assign",
+        json!({"assignee_id": shop.installer_id}),
+    )
+    .await;
+
+    let detail = format!("/api/v1/work-orders/{id}");
+    let accept = format!("/api/v1/work-orders/{id}/actions/accept");
+    let cancel = format!("/api/v1/work-orders/{id}/cancel");
+    let callers = [
+        ("admin", shop.tenant.admin_token.as_str(), [200, 409, 0]),
+        ("dispatcher", shop.dispatcher.as_str(), [200, 409, 0]),
+        ("other installer", other_installer.as_str(), [404, 404, 404]),
+        ("own customer", own_customer.as_str(), [200, 409, 404]),
+        ("other customer", other_customer.as_str(), [404, 404, 404]),
+        ("other tenant", globex.admin_token.as_str(), [404, 404, 404]),
+        ("no token", "", [401, 401, 401]),
+        // Last, since accepting moves the order.
+        ("own installer", shop.installer.as_str(), [200, 200, 404]),
+    ];
+    for (who, token, [get, act_status, cancel_status]) in callers {
+        let status = |r: reqwest::Response| r.status().as_u16();
+        assert_eq!(
+            status(app.get(&detail, token).await),
+            get,
+            "{who}: GET detail"
+        );
+        if cancel_status != 0 {
+            let body = json!({"reason": "测试"});
+            assert_eq!(
+                status(app.post(&cancel, token, &body).await),
+                cancel_status,
+                "{who}: cancel"
+            );
+        }
+        assert_eq!(
+            status(app.post(&accept, token, &json!({})).await),
+            act_status,
+            "{who}: accept"
+        );
+    }
+    let after = json_of(app.get(&detail, &shop.dispatcher).await).await;
+    assert_eq!(
+        (after["status"].as_str(), after["node"]["key"].as_str()),
+        (Some("open"), Some("accepted"))
+    );
+}
