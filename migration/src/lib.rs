@@ -7,6 +7,7 @@
 
 pub use sea_orm_migration::prelude::*;
 
+mod columns;
 mod m20261203_000001_create_tenants_and_users;
 mod m20261203_000002_create_sign_in_tables;
 mod m20261203_000003_create_idempotency_keys;

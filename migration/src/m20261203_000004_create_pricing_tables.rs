@@ -4,64 +4,11 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::columns::*;
 use crate::{created_at, uuid_pk};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-fn text(name: &'static str, len: u32) -> ColumnDef {
-    ColumnDef::new(Alias::new(name))
-        .string_len(len)
-        .not_null()
-        .to_owned()
-}
-
-fn uuid(name: &'static str) -> ColumnDef {
-    ColumnDef::new(Alias::new(name))
-        .uuid()
-        .not_null()
-        .to_owned()
-}
-
-fn fen(name: &'static str) -> ColumnDef {
-    ColumnDef::new(Alias::new(name))
-        .big_integer()
-        .not_null()
-        .to_owned()
-}
-
-fn optional_big(name: &'static str) -> ColumnDef {
-    ColumnDef::new(Alias::new(name))
-        .big_integer()
-        .null()
-        .to_owned()
-}
-
-fn at(name: &'static str) -> ColumnDef {
-    ColumnDef::new(Alias::new(name))
-        .timestamp_with_time_zone()
-        .not_null()
-        .to_owned()
-}
-
-async fn index(
-    manager: &SchemaManager<'_>,
-    table: &'static str,
-    columns: &[&'static str],
-    unique: bool,
-) -> Result<(), DbErr> {
-    let mut statement = Index::create();
-    statement
-        .name(format!("{table}_{}", columns.join("_")))
-        .table(Alias::new(table));
-    for column in columns {
-        statement.col(Alias::new(*column));
-    }
-    if unique {
-        statement.unique();
-    }
-    manager.create_index(statement.to_owned()).await
-}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
