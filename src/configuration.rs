@@ -9,9 +9,10 @@ use rand::RngCore;
 use secrecy::SecretString;
 
 use scrm_service::auth::tokens::MIN_SECRET_LEN;
-use scrm_service::wechat::DEFAULT_API_BASE;
+pub use scrm_worker::settings::WechatSettings;
 use scrm_worker::settings::{
     DatabaseSettings, SettingsError, database_from_env, non_empty_var, redis_from_env,
+    redis_stream_from_env, wechat_from_env,
 };
 use scrm_worker::telemetry::LogFormat;
 
@@ -20,18 +21,12 @@ use scrm_worker::telemetry::LogFormat;
 pub struct Settings {
     pub database: DatabaseSettings,
     pub redis_url: Option<SecretString>,
+    /// The Redis stream that carries jobs (`REDIS_STREAM`).
+    pub redis_stream: String,
     pub bind: SocketAddr,
     pub jwt_secret: SecretString,
     pub wechat: Option<WechatSettings>,
     pub log_format: LogFormat,
-}
-
-/// The mini-program's credentials; without them WeChat sign-in is off.
-#[derive(Debug, Clone)]
-pub struct WechatSettings {
-    pub appid: String,
-    pub secret: SecretString,
-    pub api_base: String,
 }
 
 impl Settings {
@@ -49,6 +44,7 @@ impl Settings {
         Ok(Self {
             jwt_secret: jwt_secret_from_env(&database)?,
             redis_url: redis_from_env()?,
+            redis_stream: redis_stream_from_env()?,
             wechat: wechat_from_env()?,
             log_format: LogFormat::from_env()?,
             database,
@@ -105,33 +101,4 @@ fn kept_secret(path: &Path) -> Result<SecretString, SettingsError> {
         "JWT_SECRET is unset: generated a signing key and kept it beside the SQLite database"
     );
     Ok(SecretString::from(secret))
-}
-
-fn wechat_from_env() -> Result<Option<WechatSettings>, SettingsError> {
-    let api_base = non_empty_var("WECHAT_API_BASE").unwrap_or_else(|| DEFAULT_API_BASE.to_owned());
-    if !api_base.starts_with("http://") && !api_base.starts_with("https://") {
-        return Err(SettingsError::new(
-            "WECHAT_API_BASE",
-            "must start with http:// or https://",
-        ));
-    }
-    match (
-        non_empty_var("WECHAT_APPID"),
-        non_empty_var("WECHAT_SECRET"),
-    ) {
-        (None, None) => Ok(None),
-        (Some(appid), Some(secret)) => Ok(Some(WechatSettings {
-            appid,
-            secret: SecretString::from(secret),
-            api_base,
-        })),
-        (Some(_), None) => Err(SettingsError::new(
-            "WECHAT_SECRET",
-            "is required with WECHAT_APPID",
-        )),
-        (None, Some(_)) => Err(SettingsError::new(
-            "WECHAT_APPID",
-            "is required with WECHAT_SECRET",
-        )),
-    }
 }

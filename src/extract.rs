@@ -36,11 +36,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
         let limit = req
             .app_data::<BodyLimit>()
             .map_or(DEFAULT_BODY_LIMIT, |l| l.0);
-        let declared_length = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
+        let declared_length = declared_length(req);
         let is_json = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -58,22 +54,58 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
                     "The body must be JSON, sent as Content-Type: application/json.",
                 ));
             }
-            if declared_length.is_some_and(|length| length > limit) {
-                return Err(ApiError::payload_too_large(limit));
-            }
-            let mut body = BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| {
-                    ApiError::bad_request(format!("The body could not be read: {e}"))
-                })?;
-                if body.len() + chunk.len() > limit {
-                    return Err(ApiError::payload_too_large(limit));
-                }
-                body.extend_from_slice(&chunk);
-            }
+            let body = read_capped(&mut payload, declared_length, limit).await?;
             parse_json(&body).map(ApiJson)
         })
     }
+}
+
+/// A raw body of at most `N` bytes, for routes that must see the exact
+/// bytes sent (signed webhooks). A larger body answers 413.
+#[derive(Debug)]
+pub struct RawBody<const N: usize>(pub BytesMut);
+
+impl<const N: usize> FromRequest for RawBody<N> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let declared_length = declared_length(req);
+        let mut payload = payload.take();
+        Box::pin(async move {
+            read_capped(&mut payload, declared_length, N)
+                .await
+                .map(RawBody)
+        })
+    }
+}
+
+fn declared_length(req: &HttpRequest) -> Option<usize> {
+    req.headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+}
+
+/// Reads a body, refusing it as soon as it is known to exceed `limit`.
+async fn read_capped(
+    payload: &mut Payload,
+    declared_length: Option<usize>,
+    limit: usize,
+) -> Result<BytesMut, ApiError> {
+    if declared_length.is_some_and(|length| length > limit) {
+        return Err(ApiError::payload_too_large(limit));
+    }
+    let mut body = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::bad_request(format!("The body could not be read: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::payload_too_large(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// Parses a JSON document, naming the field of the first shape error.

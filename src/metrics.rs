@@ -1,15 +1,20 @@
 //! Prometheus metrics, served as text at `/metrics`: requests by route and
-//! status, and a latency histogram by route.
+//! status, a latency histogram by route, and the worker's metrics (jobs,
+//! webhook events, notification deliveries, queue and inbox gauges).
 
 use anyhow::Context;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
 };
+use scrm_worker::metrics::WorkerMetrics;
 
 /// The process's metrics.
 #[derive(Debug, Clone)]
 pub struct Metrics {
     registry: Registry,
+    /// The job and delivery metrics, fed by the worker tasks of this process
+    /// and by the gauges read at each scrape.
+    pub worker: WorkerMetrics,
     requests: IntCounterVec,
     latency: HistogramVec,
 }
@@ -42,7 +47,9 @@ impl Metrics {
         registry
             .register(Box::new(latency.clone()))
             .context("failed to register a histogram")?;
+        let worker = WorkerMetrics::register(&registry)?;
         Ok(Self {
+            worker,
             registry,
             requests,
             latency,

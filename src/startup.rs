@@ -15,9 +15,10 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use scrm_service::auth::TokenKeys;
-use scrm_service::wechat::WechatClient;
-use scrm_worker::in_process::{self, InProcessWorker, RetryPolicy};
-use scrm_worker::queue::{Handlers, Queue};
+use scrm_service::retry::RetryPolicy;
+use scrm_worker::jobs::JobContext;
+use scrm_worker::redis_stream::ConsumerOptions;
+use scrm_worker::runtime::{Background, QueueBackend};
 
 use crate::configuration::Settings;
 use crate::error::ApiError;
@@ -45,7 +46,7 @@ pub struct RunOptions {
 pub struct Application {
     port: u16,
     server: Server,
-    worker: Option<InProcessWorker>,
+    background: Background,
 }
 
 impl std::fmt::Debug for Application {
@@ -62,25 +63,47 @@ impl Application {
     pub async fn build(settings: Settings, options: RunOptions) -> anyhow::Result<Self> {
         let db = scrm_service::db::connect(settings.database.url.expose_secret()).await?;
         scrm_service::db::migrate(&db).await?;
-        let wechat = settings
-            .wechat
-            .map(|w| WechatClient::new(&w.api_base, &w.appid, w.secret))
-            .transpose()?;
+        let wechat = settings.wechat.as_ref().map(|w| w.client()).transpose()?;
         let redis = settings
             .redis_url
             .map(|url| redis::Client::open(url.expose_secret()))
             .transpose()
             .context("REDIS_URL is not a usable Redis URL")?;
-        let (queue, worker) = start_queue(redis.is_some(), options)?;
+        let metrics = Metrics::new()?;
+        let context = Arc::new(JobContext {
+            db: db.clone(),
+            wechat: wechat.clone(),
+            policy: RetryPolicy::default(),
+            metrics: Some(metrics.worker.clone()),
+        });
+        let backend = match &redis {
+            Some(client) => QueueBackend::Redis {
+                client: client.clone(),
+                stream: settings.redis_stream.clone(),
+            },
+            None => QueueBackend::InProcess,
+        };
+        anyhow::ensure!(
+            options.with_worker || redis.is_some(),
+            "--no-worker needs REDIS_URL: without Redis, jobs can only run inside this process"
+        );
+        let (queue, background) = Background::start(
+            context,
+            &backend,
+            options.with_worker,
+            ConsumerOptions::default(),
+        )
+        .await?;
 
         let state = web::Data::new(AppState {
             db,
             tokens: TokenKeys::new(&settings.jwt_secret)?,
             wechat,
             redis,
+            redis_stream: settings.redis_stream.clone(),
             queue,
         });
-        let metrics = web::Data::new(Metrics::new()?);
+        let metrics = web::Data::new(metrics);
         let openapi = ApiDoc::openapi();
 
         let listener = TcpListener::bind(settings.bind)
@@ -117,7 +140,7 @@ impl Application {
         Ok(Self {
             port,
             server,
-            worker,
+            background,
         })
     }
 
@@ -130,29 +153,8 @@ impl Application {
     /// hand, get [`SHUTDOWN_GRACE`] to finish.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         self.server.await.context("the HTTP server failed")?;
-        if let Some(worker) = self.worker {
-            worker.stop(SHUTDOWN_GRACE).await;
-        }
+        self.background.stop(SHUTDOWN_GRACE).await;
         tracing::info!("scrm stopped");
         Ok(())
     }
-}
-
-/// The job handlers this process runs. No job kind is registered yet.
-fn job_handlers() -> Handlers {
-    Handlers::new()
-}
-
-fn start_queue(
-    redis_configured: bool,
-    options: RunOptions,
-) -> anyhow::Result<(Arc<dyn Queue>, Option<InProcessWorker>)> {
-    anyhow::ensure!(
-        options.with_worker || redis_configured,
-        "--no-worker needs REDIS_URL: without Redis, jobs can only run inside this process"
-    );
-    // TODO: with REDIS_URL set, jobs should travel through a Redis stream to
-    // any `scrm-worker`; until that queue exists they run in this process.
-    let (queue, worker) = in_process::start(job_handlers(), RetryPolicy::default());
-    Ok((Arc::new(queue), Some(worker)))
 }

@@ -17,5 +17,7 @@ pub struct AppState {
     pub wechat: Option<WechatClient>,
     /// `None` when the queue is in-process.
     pub redis: Option<redis::Client>,
+    /// The Redis stream that carries jobs.
+    pub redis_stream: String,
     pub queue: Arc<dyn Queue>,
 }

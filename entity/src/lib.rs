@@ -21,7 +21,10 @@ pub mod tenant;
 pub mod tier;
 pub mod tier_default;
 pub mod user;
+pub mod webhook_channel;
+pub mod webhook_event;
 pub mod wechat_account;
+pub mod wechat_template;
 pub mod work_order;
 pub mod work_order_event;
 pub mod work_order_line;
@@ -59,6 +62,9 @@ tenant_owned!(
     tier_default,
     user,
     wechat_account,
+    wechat_template,
+    webhook_channel,
+    webhook_event,
     notification,
     work_order,
     work_order_event,

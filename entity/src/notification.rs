@@ -16,6 +16,13 @@ pub struct Model {
     pub read_at: Option<ChronoDateTimeUtc>,
     pub delivered_at: Option<ChronoDateTimeUtc>,
     pub created_at: ChronoDateTimeUtc,
+    /// `pending`, `sent`, `in_app` (no push channel), `refused` (the user declined), `failed`.
+    pub delivery: String,
+    pub attempts: i32,
+    pub next_attempt_at: Option<ChronoDateTimeUtc>,
+    pub delivery_error: Option<String>,
+    /// The values a push message may show, as a JSON object.
+    pub data: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -33,6 +33,10 @@ pub struct Model {
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,
     pub closed_at: Option<ChronoDateTimeUtc>,
+    /// The channel whose order number `external_order_no` is.
+    pub channel_id: Option<Uuid>,
+    /// The due time whose overdue reminder has gone out, so that each overdue episode is reminded once.
+    pub overdue_reminded_for: Option<ChronoDateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -13,6 +13,7 @@ mod m20261203_000002_create_sign_in_tables;
 mod m20261203_000003_create_idempotency_keys;
 mod m20261203_000004_create_pricing_tables;
 mod m20261203_000005_create_workflow_tables;
+mod m20261203_000006_create_channel_tables;
 
 /// All migrations in the order they apply.
 #[derive(Debug)]
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000003_create_idempotency_keys::Migration),
             Box::new(m20261203_000004_create_pricing_tables::Migration),
             Box::new(m20261203_000005_create_workflow_tables::Migration),
+            Box::new(m20261203_000006_create_channel_tables::Migration),
         ]
     }
 }

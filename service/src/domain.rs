@@ -77,6 +77,18 @@ id_type!(
     /// The id of one version of a workflow.
     WorkflowId
 );
+id_type!(
+    /// The id of a sales channel that posts webhooks.
+    ChannelId
+);
+id_type!(
+    /// The id of a received webhook event in the inbox.
+    WebhookEventId
+);
+id_type!(
+    /// The id of a notification.
+    NotificationId
+);
 
 /// A string that is not a well-formed id. Handlers answer 404 for it, as for
 /// an id that names nothing.

@@ -8,9 +8,11 @@
 
 pub mod auth;
 pub mod catalog;
+pub mod channels;
 pub mod db;
 pub mod domain;
 pub mod idempotency;
+pub mod notifications;
 pub mod page;
 pub mod partners;
 pub mod price_lists;
@@ -18,6 +20,7 @@ pub mod pricing;
 pub mod quotes;
 pub mod region_tiers;
 pub mod regions;
+pub mod retry;
 pub mod tenancy;
 pub mod tenants;
 pub mod users;

@@ -39,7 +39,7 @@ impl PageRequest {
         Ok(Self { limit, after })
     }
 
-    /// Fetches one page of `query`, ordered by `id_column`.
+    /// Fetches one page of `query`, oldest first by `id_column`.
     pub async fn fetch<E, C>(
         &self,
         db: &impl sea_orm::ConnectionTrait,
@@ -51,11 +51,41 @@ impl PageRequest {
         E: EntityTrait,
         C: ColumnTrait,
     {
-        let mut query = query.order_by_asc(id_column).limit(self.limit + 1);
-        if let Some(after) = self.after {
-            query = query.filter(id_column.gt(after));
-        }
-        let mut items = query.all(db).await?;
+        let query = match self.after {
+            Some(after) => query.filter(id_column.gt(after)),
+            None => query,
+        };
+        self.fetch_ordered(db, query.order_by_asc(id_column), id_of)
+            .await
+    }
+
+    /// Fetches one page of `query`, newest first by `id_column`.
+    pub async fn fetch_newest_first<E, C>(
+        &self,
+        db: &impl sea_orm::ConnectionTrait,
+        query: Select<E>,
+        id_column: C,
+        id_of: impl Fn(&E::Model) -> Uuid,
+    ) -> Result<Page<E::Model>, sea_orm::DbErr>
+    where
+        E: EntityTrait,
+        C: ColumnTrait,
+    {
+        let query = match self.after {
+            Some(after) => query.filter(id_column.lt(after)),
+            None => query,
+        };
+        self.fetch_ordered(db, query.order_by_desc(id_column), id_of)
+            .await
+    }
+
+    async fn fetch_ordered<E: EntityTrait>(
+        &self,
+        db: &impl sea_orm::ConnectionTrait,
+        query: Select<E>,
+        id_of: impl Fn(&E::Model) -> Uuid,
+    ) -> Result<Page<E::Model>, sea_orm::DbErr> {
+        let mut items = query.limit(self.limit + 1).all(db).await?;
         let next_cursor = if items.len() as u64 > self.limit {
             items.truncate(self.limit as usize);
             items.last().map(|last| encode_cursor(id_of(last)))

@@ -74,8 +74,32 @@ async fn ping_redis(client: &redis::Client) -> bool {
 
 /// The Prometheus text exposition.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format.", content_type = "text/plain")))]
-pub async fn metrics(metrics: web::Data<Metrics>) -> Result<HttpResponse, ApiError> {
+pub async fn metrics(
+    state: web::Data<AppState>,
+    metrics: web::Data<Metrics>,
+) -> Result<HttpResponse, ApiError> {
+    refresh_gauges(&state, &metrics.worker).await;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(metrics.render()?))
+}
+
+/// Reads the gauges that live outside this process: the inbox by status
+/// from the database, and the job stream from Redis. A source that does not
+/// answer leaves its gauges as they were; `/readyz` reports it.
+async fn refresh_gauges(state: &AppState, worker: &scrm_worker::metrics::WorkerMetrics) {
+    if let Ok(counts) = scrm_service::channels::process::count_by_status(&state.db).await {
+        for (status, count) in counts {
+            worker.inbox.with_label_values(&[&status]).set(count);
+        }
+    }
+    if let Some(client) = &state.redis
+        && let Ok(mut connection) = scrm_worker::redis_stream::gauge_connection(client).await
+        && let Ok(gauges) =
+            scrm_worker::redis_stream::queue_gauges(&mut connection, &state.redis_stream).await
+    {
+        for (measure, value) in gauges {
+            worker.queue.with_label_values(&[measure]).set(value);
+        }
+    }
 }

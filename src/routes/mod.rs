@@ -2,13 +2,16 @@
 
 pub mod auth;
 pub mod catalog;
+pub mod channels;
 pub mod health;
 pub mod me;
+pub mod notifications;
 pub mod partners;
 pub mod price_lists;
 pub mod quotes;
 pub mod regions;
 pub mod users;
+pub mod webhooks;
 pub mod work_orders;
 pub mod workflows;
 
@@ -46,7 +49,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .wrap(RequireRole::signed_in())
                         .route("", get().to(me::get_me))
                         .route("/wechat-binding", post().to(me::bind_wechat))
-                        .route("/work-orders", get().to(work_orders::list_my_work_orders)),
+                        .route("/work-orders", get().to(work_orders::list_my_work_orders))
+                        .route(
+                            "/notifications",
+                            get().to(notifications::list_my_notifications),
+                        )
+                        .route(
+                            "/notifications/read-all",
+                            post().to(notifications::mark_all_notifications_read),
+                        )
+                        .route(
+                            "/notifications/{id}/read",
+                            post().to(notifications::mark_notification_read),
+                        ),
                 )
                 .service(
                     web::scope("/work-orders")
@@ -68,6 +83,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                                 .wrap(RequireRole::any_of(STAFF))
                                 .route(post().to(work_orders::cancel_work_order)),
                         ),
+                )
+                // Signed by the channel, not by a user: no role check, and no
+                // idempotency keys (the inbox is keyed by `webhook-id`).
+                .route(
+                    "/webhooks/{channel_id}",
+                    post().to(webhooks::receive_webhook),
                 )
                 .service(
                     web::scope("/service-requests")
@@ -117,7 +138,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                             "/workflows/{id}/publish",
                             post().to(workflows::publish_workflow),
                         )
-                        .route("/quotes/estimate", post().to(quotes::estimate_quote)),
+                        .route("/quotes/estimate", post().to(quotes::estimate_quote))
+                        .route("/webhook-channels", post().to(channels::create_channel))
+                        .route("/webhook-channels", get().to(channels::list_channels))
+                        .route(
+                            "/webhook-channels/{id}/rotate-secret",
+                            post().to(channels::rotate_secret),
+                        )
+                        .route("/webhook-events", get().to(channels::list_events))
+                        .route("/webhook-events/{id}", get().to(channels::get_event))
+                        .route(
+                            "/webhook-events/{id}/replay",
+                            post().to(channels::replay_event),
+                        )
+                        .route("/wechat-templates", get().to(channels::list_templates))
+                        .route("/wechat-templates/{kind}", put().to(channels::put_template)),
                 ),
         );
 }

@@ -12,6 +12,7 @@ use scrm_service::pricing::money::Fen;
 use scrm_service::quotes::{self, EstimateError, StoredLine};
 use scrm_service::regions::{RegionCode, Regions, Resolution};
 use scrm_service::validation::FieldErrors;
+use scrm_service::work_orders::{self, RawLine};
 
 use crate::authn::Caller;
 use crate::error::{ApiError, Problem};
@@ -156,30 +157,15 @@ impl EarningsResponse {
 
 /// Parses order lines, naming each bad field by its path.
 pub fn parse_lines(lines: &[OrderLineRequest], errors: &mut FieldErrors) -> Vec<OrderLine> {
-    if lines.is_empty() {
-        errors.add("lines", "must hold at least one line");
-    }
-    let mut parsed = Vec::with_capacity(lines.len());
-    for (i, line) in lines.iter().enumerate() {
-        if !(1..=10_000).contains(&line.quantity) {
-            errors.add(
-                &format!("lines[{i}].quantity"),
-                "must be between 1 and 10000",
-            );
-        }
-        let sale = errors.check(
-            &format!("lines[{i}].sale_price_fen"),
-            Fen::non_negative(line.sale_price_fen),
-        );
-        if let Some(sale_price_fen) = sale {
-            parsed.push(OrderLine {
-                service_item: line.service_item.clone(),
-                quantity: line.quantity,
-                sale_price_fen,
-            });
-        }
-    }
-    parsed
+    let raw: Vec<RawLine<'_>> = lines
+        .iter()
+        .map(|l| RawLine {
+            service_item: &l.service_item,
+            quantity: l.quantity,
+            sale_price_fen: l.sale_price_fen,
+        })
+        .collect();
+    work_orders::parse_lines(&raw, "lines", errors)
 }
 
 fn region_of(body: &EstimateRequest) -> Result<RegionName, ApiError> {

@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use scrm_service::auth::Principal;
-use scrm_service::domain::{DisplayName, Phone, UserId, WorkOrderId};
+use scrm_service::domain::{DisplayName, UserId, WorkOrderId};
 use scrm_service::validation::FieldErrors;
 use scrm_service::work_orders::{
-    self, Earnings, MoveRequest, NewCustomer, NewWorkOrder, OrderFilter, OrderSummary, OrderView,
+    self, Earnings, MoveRequest, NewWorkOrder, OrderFilter, OrderSummary, OrderView, RawCustomer,
 };
 
 use crate::authn::Caller;
@@ -322,26 +322,24 @@ impl From<OrderSummary> for WorkOrderSummaryResponse {
 impl CreateWorkOrderRequest {
     fn parse(self) -> Result<NewWorkOrder, ApiError> {
         let mut errors = FieldErrors::new();
-        let name = errors.check("customer.name", DisplayName::parse(&self.customer.name));
-        let phone = errors.check("customer.phone", Phone::parse(&self.customer.phone));
-        let address = self.customer.address.trim().to_owned();
-        if !(1..=500).contains(&address.chars().count()) {
-            errors.add("customer.address", "must be 1 to 500 characters");
-        }
+        let customer = work_orders::parse_customer(
+            RawCustomer {
+                name: &self.customer.name,
+                phone: &self.customer.phone,
+                address: &self.customer.address,
+            },
+            "customer",
+            &mut errors,
+        );
         let lines = parse_lines(&self.lines, &mut errors);
         errors.finish().map_err(ApiError::validation)?;
-        let (name, phone) = name
-            .zip(phone)
-            .ok_or_else(|| ApiError::invalid_field("customer", "is invalid"))?;
+        let customer = customer.ok_or_else(|| ApiError::invalid_field("customer", "is invalid"))?;
         Ok(NewWorkOrder {
             workflow: self.workflow,
-            customer: NewCustomer {
-                name,
-                phone,
-                address,
-            },
+            customer,
             lines,
             external_order_no: None,
+            channel_id: None,
         })
     }
 }

@@ -103,6 +103,9 @@ impl TestApp {
                 sqlite_path: None,
             },
             redis_url: setup.redis_url.map(SecretString::from),
+            // A stream of its own, so that tests sharing one Redis never
+            // run each other's jobs.
+            redis_stream: format!("scrm-test:{}", Uuid::new_v4().simple()),
             bind: "127.0.0.1:0".parse().expect("a valid address"),
             jwt_secret: SecretString::from(JWT_SECRET),
             wechat: Some(WechatSettings {

@@ -5,43 +5,13 @@
 
 use std::time::Duration;
 
-use rand::Rng;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use crate::queue::{EnqueueError, Handlers, Job, JobError, Queue};
 
-/// How failed jobs are retried: capped exponential backoff with full jitter.
-#[derive(Clone, Copy, Debug)]
-pub struct RetryPolicy {
-    pub max_attempts: u32,
-    pub base_delay: Duration,
-    pub max_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            max_attempts: 8,
-            base_delay: Duration::from_millis(200),
-            max_delay: Duration::from_secs(60),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The delay before attempt `attempts + 1`: a random time up to
-    /// `base × 2^attempts`, capped at `max_delay`.
-    pub fn delay(&self, attempts: u32) -> Duration {
-        let ceiling = self
-            .base_delay
-            .saturating_mul(2u32.saturating_pow(attempts.min(20)))
-            .min(self.max_delay);
-        let millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
-        Duration::from_millis(rand::rng().random_range(0..=millis))
-    }
-}
+pub use scrm_service::retry::RetryPolicy;
 
 /// The producer side of the in-process queue.
 #[derive(Clone, Debug)]
@@ -214,13 +184,5 @@ mod tests {
         let job = Job::new(&Flaky { fail_times: 0 }).expect("serialisable");
         let outcome = handlers.dispatch(&job).await;
         assert!(matches!(outcome, Err(JobError::Permanent(_))));
-    }
-
-    #[test]
-    fn backoff_never_exceeds_its_cap() {
-        let policy = fast_policy();
-        for attempts in 0..40 {
-            assert!(policy.delay(attempts) <= policy.max_delay);
-        }
     }
 }

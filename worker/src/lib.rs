@@ -8,7 +8,12 @@
 //! the source of truth: a queue only carries the news that there is work.
 
 pub mod in_process;
+pub mod jobs;
+pub mod metrics;
 pub mod queue;
+pub mod redis_stream;
+pub mod runtime;
 pub mod settings;
 pub mod shutdown;
+pub mod sweeper;
 pub mod telemetry;

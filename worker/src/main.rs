@@ -1,12 +1,24 @@
 //! `scrm-worker`: the worker alone, for running several beside any number
 //! of `scrm serve --no-worker` API processes on one PostgreSQL and one
-//! Redis.
+//! Redis. It consumes the job stream and sweeps the database for due work;
+//! on SIGTERM or Ctrl-C it stops reading, gives the jobs in hand 30 seconds
+//! and exits 0.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use secrecy::ExposeSecret;
 
+use scrm_service::retry::RetryPolicy;
+use scrm_worker::jobs::JobContext;
+use scrm_worker::redis_stream::ConsumerOptions;
+use scrm_worker::runtime::{Background, QueueBackend};
 use scrm_worker::settings::{self, SettingsError};
 use scrm_worker::telemetry::{self, LogFormat};
+
+/// How long the jobs in hand get after a stop signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -18,24 +30,28 @@ async fn main() -> anyhow::Result<()> {
             "is required by scrm-worker; without Redis, `scrm serve` runs jobs in-process",
         )
     })?;
+    let stream = settings::redis_stream_from_env()?;
+    let wechat = settings::wechat_from_env()?
+        .map(|w| w.client())
+        .transpose()?;
 
     let db = scrm_service::db::connect(database.url.expose_secret()).await?;
     scrm_service::db::migrate(&db).await?;
     let client = redis::Client::open(redis_url.expose_secret()).context("bad REDIS_URL")?;
-    let mut connection = client
-        .get_multiplexed_async_connection()
-        .await
-        .context("failed to connect to Redis")?;
-    let _: String = redis::cmd("PING")
-        .query_async(&mut connection)
-        .await
-        .context("Redis did not answer PING")?;
+    let context = Arc::new(JobContext {
+        db,
+        wechat,
+        policy: RetryPolicy::default(),
+        metrics: None,
+    });
+    let backend = QueueBackend::Redis { client, stream };
+    let (_queue, background) =
+        Background::start(context, &backend, true, ConsumerOptions::default()).await?;
 
-    // TODO: consuming jobs from the Redis stream is not built yet, so this
-    // process only proves that its database and Redis answer; until it is,
-    // jobs run inside `scrm serve`.
-    tracing::info!("scrm-worker is connected and waiting for a stop signal");
+    tracing::info!("scrm-worker is running");
     scrm_worker::shutdown::signal().await;
+    tracing::info!("stop signal received; finishing the jobs in hand");
+    background.stop(SHUTDOWN_GRACE).await;
     tracing::info!("scrm-worker stopped");
     Ok(())
 }

@@ -58,6 +58,14 @@ pub struct EnqueueError(pub anyhow::Error);
 #[async_trait::async_trait]
 pub trait Queue: Send + Sync + fmt::Debug {
     async fn enqueue(&self, job: Job) -> Result<(), EnqueueError>;
+
+    /// Queues several jobs; implementations may send them in one round trip.
+    async fn enqueue_many(&self, jobs: Vec<Job>) -> Result<(), EnqueueError> {
+        for job in jobs {
+            self.enqueue(job).await?;
+        }
+        Ok(())
+    }
 }
 
 type HandlerFn =

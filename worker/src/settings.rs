@@ -4,6 +4,7 @@
 use secrecy::SecretString;
 
 use scrm_service::db::DEFAULT_DATABASE_URL;
+use scrm_service::wechat::{DEFAULT_API_BASE, WechatClient};
 
 /// A setting that could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +66,67 @@ pub fn redis_from_env() -> Result<Option<SecretString>, SettingsError> {
         Some(_) => Err(SettingsError::new(
             "REDIS_URL",
             "must start with redis:// or rediss://",
+        )),
+    }
+}
+
+/// The stream jobs travel on when none is named.
+pub const DEFAULT_REDIS_STREAM: &str = "scrm:jobs";
+
+/// Reads `REDIS_STREAM`: the key of the job stream. Every process of one
+/// deployment must use the same; two deployments on one Redis use two.
+pub fn redis_stream_from_env() -> Result<String, SettingsError> {
+    match non_empty_var("REDIS_STREAM") {
+        None => Ok(DEFAULT_REDIS_STREAM.to_owned()),
+        Some(key) if key.len() <= 200 && !key.chars().any(char::is_whitespace) => Ok(key),
+        Some(_) => Err(SettingsError::new(
+            "REDIS_STREAM",
+            "must be at most 200 characters without spaces",
+        )),
+    }
+}
+
+/// The mini-program's credentials; without them WeChat sign-in is off.
+#[derive(Debug, Clone)]
+pub struct WechatSettings {
+    pub appid: String,
+    pub secret: SecretString,
+    pub api_base: String,
+}
+
+impl WechatSettings {
+    /// A client for these credentials.
+    pub fn client(&self) -> anyhow::Result<WechatClient> {
+        WechatClient::new(&self.api_base, &self.appid, self.secret.clone())
+    }
+}
+
+/// Reads `WECHAT_APPID`, `WECHAT_SECRET` and `WECHAT_API_BASE`.
+pub fn wechat_from_env() -> Result<Option<WechatSettings>, SettingsError> {
+    let api_base = non_empty_var("WECHAT_API_BASE").unwrap_or_else(|| DEFAULT_API_BASE.to_owned());
+    if !api_base.starts_with("http://") && !api_base.starts_with("https://") {
+        return Err(SettingsError::new(
+            "WECHAT_API_BASE",
+            "must start with http:// or https://",
+        ));
+    }
+    match (
+        non_empty_var("WECHAT_APPID"),
+        non_empty_var("WECHAT_SECRET"),
+    ) {
+        (None, None) => Ok(None),
+        (Some(appid), Some(secret)) => Ok(Some(WechatSettings {
+            appid,
+            secret: SecretString::from(secret),
+            api_base,
+        })),
+        (Some(_), None) => Err(SettingsError::new(
+            "WECHAT_SECRET",
+            "is required with WECHAT_APPID",
+        )),
+        (None, Some(_)) => Err(SettingsError::new(
+            "WECHAT_APPID",
+            "is required with WECHAT_SECRET",
         )),
     }
 }

@@ -273,7 +273,7 @@ pub struct LedgerLine {
     pub line: StoredLine,
 }
 
-const POSTING: &str = "posting";
+pub(crate) const POSTING: &str = "posting";
 const REVERSAL: &str = "reversal";
 
 /// The ledger lines of a work order, in the order they were written.

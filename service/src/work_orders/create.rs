@@ -18,6 +18,7 @@ use crate::auth::Principal;
 use crate::catalog::all_service_items;
 use crate::domain::{DisplayName, Phone, Role, WorkOrderId};
 use crate::pricing::engine::OrderLine;
+use crate::pricing::money::Fen;
 use crate::regions::{Regions, Resolution};
 use crate::tenancy::TenantScope;
 use crate::validation::{FieldError, FieldErrors};
@@ -40,6 +41,76 @@ pub struct NewWorkOrder {
     pub lines: Vec<OrderLine>,
     /// The sales channel's order number, for orders a channel created.
     pub external_order_no: Option<String>,
+    /// The channel that created the order, if one did.
+    pub channel_id: Option<Uuid>,
+}
+
+/// A customer as received, before its rules are checked.
+#[derive(Debug, Clone, Copy)]
+pub struct RawCustomer<'a> {
+    pub name: &'a str,
+    pub phone: &'a str,
+    pub address: &'a str,
+}
+
+/// An order line as received, before its rules are checked.
+#[derive(Debug, Clone, Copy)]
+pub struct RawLine<'a> {
+    pub service_item: &'a str,
+    pub quantity: u32,
+    pub sale_price_fen: i64,
+}
+
+/// Checks a customer; each problem is added under `prefix` (`customer`).
+pub fn parse_customer(
+    raw: RawCustomer<'_>,
+    prefix: &str,
+    errors: &mut FieldErrors,
+) -> Option<NewCustomer> {
+    let name = errors.check(&format!("{prefix}.name"), DisplayName::parse(raw.name));
+    let phone = errors.check(&format!("{prefix}.phone"), Phone::parse(raw.phone));
+    let address = raw.address.trim().to_owned();
+    if !(1..=500).contains(&address.chars().count()) {
+        errors.add(&format!("{prefix}.address"), "must be 1 to 500 characters");
+    }
+    let (name, phone) = name.zip(phone)?;
+    Some(NewCustomer {
+        name,
+        phone,
+        address,
+    })
+}
+
+/// Checks order lines; each problem is added under `prefix[i]` (`lines[0]`).
+pub fn parse_lines(
+    lines: &[RawLine<'_>],
+    prefix: &str,
+    errors: &mut FieldErrors,
+) -> Vec<OrderLine> {
+    if lines.is_empty() {
+        errors.add(prefix, "must hold at least one line");
+    }
+    let mut parsed = Vec::with_capacity(lines.len());
+    for (i, line) in lines.iter().enumerate() {
+        if !(1..=10_000).contains(&line.quantity) {
+            errors.add(
+                &format!("{prefix}[{i}].quantity"),
+                "must be between 1 and 10000",
+            );
+        }
+        let sale = errors.check(
+            &format!("{prefix}[{i}].sale_price_fen"),
+            Fen::non_negative(line.sale_price_fen),
+        );
+        if let Some(sale_price_fen) = sale {
+            parsed.push(OrderLine {
+                service_item: line.service_item.to_owned(),
+                quantity: line.quantity,
+                sale_price_fen,
+            });
+        }
+    }
+    parsed
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,15 +128,24 @@ pub async fn create_work_order(
     creator: &Principal,
     new: NewWorkOrder,
 ) -> Result<WorkOrderId, CreateWorkOrderError> {
-    let scope = creator.scope();
-    let workflow = check_order(db, &scope, &new).await?;
     let txn = db.begin().await.context("failed to begin a work order")?;
-    let id = insert_order(&txn, creator, &workflow, &new, None, Utc::now()).await?;
+    let id = create_in(&txn, creator, &new, Utc::now()).await?;
     txn.commit()
         .await
         .context("failed to commit a work order")?;
     tracing::info!(work_order.id = %id, "work order created");
     Ok(id)
+}
+
+/// Checks and creates an order inside the caller's transaction.
+pub(crate) async fn create_in(
+    txn: &impl ConnectionTrait,
+    creator: &Principal,
+    new: &NewWorkOrder,
+    now: DateTime<Utc>,
+) -> Result<WorkOrderId, CreateWorkOrderError> {
+    let workflow = check_order(txn, &creator.scope(), new).await?;
+    Ok(insert_order(txn, creator, &workflow, new, None, now).await?)
 }
 
 async fn check_order(
@@ -140,6 +220,8 @@ pub(super) async fn insert_order(
         created_at: Set(now),
         updated_at: Set(now),
         closed_at: Set(None),
+        channel_id: Set(new.channel_id),
+        overdue_reminded_for: Set(None),
     }
     .insert(txn)
     .await

@@ -7,14 +7,20 @@
 mod create;
 mod lists;
 mod moves;
+pub mod overdue;
 mod view;
 
 use anyhow::Context;
 use scrm_entity::{user, work_order};
 use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter};
 
-pub use create::{CreateWorkOrderError, NewCustomer, NewWorkOrder, create_work_order};
+pub(crate) use create::create_in;
+pub use create::{
+    CreateWorkOrderError, NewCustomer, NewWorkOrder, RawCustomer, RawLine, create_work_order,
+    parse_customer, parse_lines,
+};
 pub use lists::{JourneyEntry, OrderFilter, OrderSummary, customer_journey, list_work_orders};
+pub(crate) use moves::cancel_in;
 pub use moves::{MoveError, MoveRequest, cancel_work_order, move_work_order};
 pub use view::{Earnings, OrderView, get_work_order};
 

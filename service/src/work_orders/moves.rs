@@ -3,7 +3,10 @@
 
 use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
-use scrm_entity::{notification, user, work_order, work_order_event, work_order_line};
+use scrm_entity::{user, work_order, work_order_event, work_order_line};
+
+use crate::notifications::templates::format_yuan;
+use crate::notifications::{self, NewNotification, NotificationKind, PushData};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
@@ -389,7 +392,27 @@ async fn settle(
         .ok_or_else(|| MoveError::InvalidTransition("no installer is assigned".into()))?;
     let id = WorkOrderId::from_uuid(order.id);
     match quotes::post_quote(db, scope, id, UserId::from_uuid(installer), now).await {
-        Ok(_) => Ok(()),
+        Ok(lines) => {
+            let total: i64 = lines
+                .iter()
+                .filter(|l| l.entry == quotes::POSTING)
+                .map(|l| l.line.amount_fen.get())
+                .sum();
+            let new = NewNotification {
+                recipient: installer,
+                kind: NotificationKind::EarningsPosted,
+                work_order_id: Some(order.id),
+                title: "收入入账".to_owned(),
+                body: format!("工单{}入账{}", order.number, format_yuan(total)),
+                data: PushData {
+                    amount_fen: Some(total),
+                    order_number: Some(order.number.clone()),
+                    node: None,
+                },
+            };
+            notifications::write(db, scope, new, now).await?;
+            Ok(())
+        }
         Err(PostQuoteError::NotLocked) => Err(MoveError::Pricing("no quote is locked".into())),
         Err(PostQuoteError::Unexpected(e)) => Err(e.into()),
     }
@@ -421,21 +444,19 @@ async fn notify(
             .context("failed to find dispatchers")?,
     };
     for recipient in recipients {
-        notification::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            tenant_id: Set(scope.tenant_id().as_uuid()),
-            recipient_id: Set(recipient),
-            kind: Set("order_progress".to_owned()),
-            work_order_id: Set(Some(order.id)),
-            title: Set(node_name.to_owned()),
-            body: Set(format!("工单{}已到「{}」", order.number, node_name)),
-            read_at: Set(None),
-            delivered_at: Set(None),
-            created_at: Set(now),
-        }
-        .insert(db)
-        .await
-        .context("failed to write a notification")?;
+        let new = NewNotification {
+            recipient,
+            kind: NotificationKind::OrderProgress,
+            work_order_id: Some(order.id),
+            title: node_name.to_owned(),
+            body: format!("工单{}已到「{}」", order.number, node_name),
+            data: PushData {
+                amount_fen: None,
+                order_number: Some(order.number.clone()),
+                node: Some(node_name.to_owned()),
+            },
+        };
+        notifications::write(db, scope, new, now).await?;
     }
     Ok(())
 }
@@ -461,6 +482,7 @@ async fn spawn(
         customer,
         lines: order_lines(db, &scope, order.id).await?,
         external_order_no: None,
+        channel_id: None,
     };
     Box::pin(insert_order(
         db,
@@ -488,6 +510,31 @@ pub async fn cancel_work_order(
     let order = visible_order(&txn, principal, id)
         .await?
         .ok_or(MoveError::NotFound)?;
+    cancel_in(
+        &txn,
+        &principal.scope(),
+        &order,
+        Some(principal.user_id()),
+        reason,
+        now,
+    )
+    .await?;
+    txn.commit()
+        .await
+        .context("failed to commit a cancellation")?;
+    Ok(())
+}
+
+/// Cancels an open order inside the caller's transaction: the status, the
+/// timeline entry and the reversal of any posted earnings land together.
+pub(crate) async fn cancel_in(
+    txn: &impl ConnectionTrait,
+    scope: &TenantScope,
+    order: &work_order::Model,
+    actor: Option<UserId>,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<(), MoveError> {
     if order.status != OPEN {
         return Err(MoveError::InvalidTransition(format!(
             "the order is {}",
@@ -503,24 +550,21 @@ pub async fn cancel_work_order(
         .filter(work_order::Column::TenantId.eq(order.tenant_id))
         .filter(work_order::Column::Id.eq(order.id))
         .filter(work_order::Column::Version.eq(order.version))
-        .exec(&txn)
+        .exec(txn)
         .await
         .context("failed to cancel a work order")?;
     if updated.rows_affected == 0 {
         return Err(MoveError::Conflict);
     }
-    let scope = principal.scope();
+    let id = WorkOrderId::from_uuid(order.id);
     let event = Event {
         from: Some(&order.node_key),
         to: &order.node_key,
         action: "cancel",
-        actor: Some(principal.user_id()),
+        actor,
         comment: Some(reason),
     };
-    record_event(&txn, &scope, id, event, now).await?;
-    quotes::reverse_postings(&txn, &scope, id, now).await?;
-    txn.commit()
-        .await
-        .context("failed to commit a cancellation")?;
+    record_event(txn, scope, id, event, now).await?;
+    quotes::reverse_postings(txn, scope, id, now).await?;
     Ok(())
 }

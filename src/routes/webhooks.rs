@@ -1,0 +1,98 @@
+//! Signed webhooks from sales channels.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Utc;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use scrm_service::channels::inbox::{self, MAX_BODY_BYTES, ReceiveError, Received};
+use scrm_service::channels::signature::SignedHeaders;
+use scrm_service::domain::ChannelId;
+use scrm_worker::jobs::ProcessWebhookEvent;
+use scrm_worker::queue::Job;
+
+use crate::error::{ApiError, Problem};
+use crate::extract::RawBody;
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookReceipt {
+    /// The inbox event's id, which an admin can look up.
+    pub event_id: String,
+    /// `accepted` (stored now) or `duplicate` (this `webhook-id` was
+    /// stored before; nothing happens twice).
+    pub status: &'static str,
+}
+
+/// A channel's event, signed as Standard Webhooks says: `webhook-id`,
+/// `webhook-timestamp` (Unix seconds, within 5 minutes of the server's
+/// clock) and `webhook-signature` (`v1,<base64 HMAC-SHA256>` of
+/// `"{id}.{timestamp}.{body}"`; several may be given, separated by spaces,
+/// and one valid one is enough). `202` means the event is stored and will be
+/// processed whatever happens afterwards.
+#[utoipa::path(post, path = "/api/v1/webhooks/{channel_id}", tag = "webhooks",
+    params(("channel_id" = String, Path, description = "The channel's id.")),
+    request_body(content = serde_json::Value, description = "`{\"type\", \"data\"}`: `order.paid`, `order.refunded`, or any other type, which is stored and does nothing."),
+    responses(
+        (status = 202, body = WebhookReceipt, description = "Accepted."),
+        (status = 200, body = WebhookReceipt, description = "This `webhook-id` was accepted before; nothing happens twice."),
+        (status = 400, body = Problem, content_type = "application/problem+json", description = "The body is not a channel event."),
+        (status = 401, body = Problem, content_type = "application/problem+json", description = "A signing header is missing, no signature is valid, or the timestamp is more than 5 minutes away."),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such channel."),
+        (status = 413, body = Problem, content_type = "application/problem+json", description = "The body is over 256 KiB."),
+    ))]
+pub async fn receive_webhook(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    path: web::Path<String>,
+    RawBody(body): RawBody<MAX_BODY_BYTES>,
+) -> Result<HttpResponse, ApiError> {
+    let channel_id = ChannelId::parse(&path).map_err(|_| ApiError::not_found())?;
+    let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
+    let headers = SignedHeaders {
+        webhook_id: header("webhook-id"),
+        timestamp: header("webhook-timestamp"),
+        signature: header("webhook-signature"),
+    };
+    let received = inbox::receive(&state.db, channel_id, headers, &body, Utc::now())
+        .await
+        .map_err(receive_error)?;
+    match received {
+        Received::Accepted(event_id) => {
+            // The event is committed; if the queue is down, the sweeper
+            // queues it after the grace period.
+            let queued = match Job::new(&ProcessWebhookEvent { event_id }) {
+                Ok(job) => state.queue.enqueue(job).await.map_err(|e| e.0),
+                Err(e) => Err(e.into()),
+            };
+            if let Err(error) = queued {
+                tracing::warn!(
+                    webhook_event.id = %event_id,
+                    error.message = format!("{error:#}"),
+                    "the event is stored but could not be queued; the sweeper will queue it"
+                );
+            }
+            Ok(HttpResponse::Accepted().json(WebhookReceipt {
+                event_id: event_id.to_string(),
+                status: "accepted",
+            }))
+        }
+        Received::Duplicate(event_id) => Ok(HttpResponse::Ok().json(WebhookReceipt {
+            event_id: event_id.to_string(),
+            status: "duplicate",
+        })),
+    }
+}
+
+fn receive_error(error: ReceiveError) -> ApiError {
+    match error {
+        ReceiveError::UnknownChannel => ApiError::not_found(),
+        ReceiveError::Signature(e) => ApiError::unauthorized("invalid_signature", e.to_string()),
+        ReceiveError::Malformed(detail) => ApiError::new(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            "malformed_event",
+            detail,
+        ),
+        ReceiveError::Unexpected(cause) => ApiError::unexpected(cause),
+    }
+}
