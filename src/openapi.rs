@@ -65,6 +65,18 @@ use crate::routes;
         routes::work_orders::cancel_work_order,
         routes::work_orders::list_my_work_orders,
         routes::work_orders::customer_journey,
+        routes::notifications::list_my_notifications,
+        routes::notifications::mark_notification_read,
+        routes::notifications::mark_all_notifications_read,
+        routes::channels::create_channel,
+        routes::channels::list_channels,
+        routes::channels::rotate_secret,
+        routes::channels::list_events,
+        routes::channels::get_event,
+        routes::channels::replay_event,
+        routes::channels::put_template,
+        routes::channels::list_templates,
+        routes::webhooks::receive_webhook,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -74,6 +86,8 @@ use crate::routes;
         (name = "pricing", description = "Service items, tiers, regions, price lists and earnings; admins only."),
         (name = "workflows", description = "Workflow definitions by version; admins only."),
         (name = "work orders", description = "Work orders through their workflows."),
+        (name = "channels", description = "Sales channels, their webhook events and the WeChat templates of notifications; admins only."),
+        (name = "webhooks", description = "Signed events from sales channels (Standard Webhooks)."),
         (name = "operations", description = "Health, readiness and metrics."),
     )
 )]

@@ -33,6 +33,8 @@ pub struct TestApp {
     pub database_url: String,
     pub database_name: Option<String>,
     pub wechat: MockServer,
+    /// The Redis stream this app's jobs travel on.
+    pub redis_stream: String,
     sqlite_file: Option<std::path::PathBuf>,
 }
 
@@ -69,12 +71,15 @@ pub fn redis_url() -> Option<String> {
 pub struct Setup {
     /// Overrides the Redis URL (for pointing at nothing).
     pub redis_url: Option<String>,
+    /// Serve only, as `scrm serve --no-worker`: other processes run the jobs.
+    pub no_worker: bool,
 }
 
 impl TestApp {
     pub async fn spawn() -> Self {
         Self::spawn_with(Setup {
             redis_url: redis_url(),
+            no_worker: false,
         })
         .await
     }
@@ -95,6 +100,7 @@ impl TestApp {
             }
         };
         let wechat = MockServer::start().await;
+        let redis_stream = format!("scrm-test:{}", Uuid::new_v4().simple());
         let settings = Settings {
             database: DatabaseSettings {
                 url: SecretString::from(url.clone()),
@@ -105,7 +111,7 @@ impl TestApp {
             redis_url: setup.redis_url.map(SecretString::from),
             // A stream of its own, so that tests sharing one Redis never
             // run each other's jobs.
-            redis_stream: format!("scrm-test:{}", Uuid::new_v4().simple()),
+            redis_stream: redis_stream.clone(),
             bind: "127.0.0.1:0".parse().expect("a valid address"),
             jwt_secret: SecretString::from(JWT_SECRET),
             wechat: Some(WechatSettings {
@@ -118,7 +124,9 @@ impl TestApp {
         if std::env::var("TEST_LOG").is_ok() {
             scrm_worker::telemetry::init(LogFormat::Pretty);
         }
-        let app = Application::build(settings, RunOptions { with_worker: true })
+        let app = Application::build(settings, RunOptions {
+                with_worker: !setup.no_worker,
+            })
             .await
             .expect("the app builds");
         let address = format!("http://127.0.0.1:{}", app.port());
@@ -137,6 +145,7 @@ impl TestApp {
             database_url: url,
             database_name,
             wechat,
+            redis_stream,
             sqlite_file,
         }
     }

@@ -1,6 +1,7 @@
 //! End-to-end tests of the API: one binary, a real server per test.
 
 mod cli;
+mod fault;
 mod health;
 mod helpers;
 mod idempotency;
