@@ -84,13 +84,28 @@ pub async fn metrics(
         .body(metrics.render()?))
 }
 
-/// Reads the gauges that live outside this process: the inbox by status
-/// from the database, and the job stream from Redis. A source that does not
-/// answer leaves its gauges as they were; `/readyz` reports it.
+/// Reads the gauges that live outside this process: the inbox and the
+/// outbox from the database, and the job stream from Redis. A source that
+/// does not answer leaves its gauges as they were; `/readyz` reports it.
 async fn refresh_gauges(state: &AppState, worker: &scrm_worker::metrics::WorkerMetrics) {
-    if let Ok(counts) = scrm_service::channels::process::count_by_status(&state.db).await {
-        for (status, count) in counts {
-            worker.inbox.with_label_values(&[&status]).set(count);
+    if let Ok(counts) = scrm_service::channels::process::count_by_type_and_status(&state.db).await
+    {
+        worker.inbox.reset();
+        for (event_type, status, count) in counts {
+            worker
+                .inbox
+                .with_label_values(&[&event_type, &status])
+                .set(count);
+        }
+    }
+    if let Ok(counts) = scrm_service::notifications::delivery::count_by_outcome(&state.db).await {
+        worker.outbox.reset();
+        for (delivery, errcode, count) in counts {
+            let errcode = errcode.map_or_else(|| "none".to_owned(), |c| c.to_string());
+            worker
+                .outbox
+                .with_label_values(&[&delivery, &errcode])
+                .add(count);
         }
     }
     if let Some(client) = &state.redis

@@ -169,3 +169,64 @@ async fn the_openapi_document_is_served_and_describes_the_routes() {
     }
     assert_eq!(docs.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn metrics_show_the_inbox_by_event_type_and_status_from_the_database() {
+    let app = TestApp::spawn().await;
+    let tenant = app.create_tenant("acme").await;
+    let channel = json_of(
+        app.post(
+            "/api/v1/admin/webhook-channels",
+            &tenant.admin_token,
+            &serde_json::json!({"name": "官网商城"}),
+        )
+        .await,
+    )
+    .await;
+    let secret = scrm_service::channels::signature::SigningSecret::parse(
+        channel["secret"].as_str().unwrap_or_default(),
+    )
+    .expect("a whsec_ secret");
+    let body = br#"{"type": "shop.ping", "data": {}}"#;
+    let timestamp = chrono::Utc::now().timestamp();
+
+    let posted = app
+        .client
+        .post(app.url(&format!(
+            "/api/v1/webhooks/{}",
+            channel["id"].as_str().unwrap_or_default()
+        )))
+        .header("webhook-id", "ping-1")
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", secret.sign("ping-1", timestamp, body))
+        .body(body.to_vec())
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(posted.status(), StatusCode::ACCEPTED);
+
+    // Processing is asynchronous: wait, within a bound, for the gauge.
+    let mut text = String::new();
+    for _ in 0..200 {
+        text = app
+            .client
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .expect("sent")
+            .text()
+            .await
+            .expect("a body");
+        let processed = text.lines().any(|line| {
+            line.starts_with("webhook_inbox_events{")
+                && line.contains(r#"type="shop.ping""#)
+                && line.contains(r#"status="processed""#)
+                && line.ends_with(" 1")
+        });
+        if processed {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no processed shop.ping in the metrics:\n{text}");
+}

@@ -1,8 +1,10 @@
 //! The worker's Prometheus metrics: jobs handled by kind and outcome,
 //! webhook events by type and outcome, and notification deliveries by
-//! outcome and WeChat errcode. Gauges of the queue itself (stream length,
-//! pending count, oldest pending age) and of the inbox (dead events) are
-//! read when `/metrics` is scraped.
+//! outcome and WeChat errcode, as counted by this process. Gauges of the
+//! queue itself (stream length, pending count, oldest pending age), of the
+//! inbox (events by type and status, dead ones included) and of the outbox
+//! (notifications by delivery and errcode) are read when `/metrics` is
+//! scraped, from Redis and the database, so they cover every process.
 
 use anyhow::Context;
 use prometheus::{IntCounterVec, IntGaugeVec, Opts, Registry};
@@ -15,6 +17,7 @@ pub struct WorkerMetrics {
     pub notifications: IntCounterVec,
     pub queue: IntGaugeVec,
     pub inbox: IntGaugeVec,
+    pub outbox: IntGaugeVec,
 }
 
 impl WorkerMetrics {
@@ -49,9 +52,18 @@ impl WorkerMetrics {
             inbox: IntGaugeVec::new(
                 Opts::new(
                     "webhook_inbox_events",
-                    "Webhook events in the inbox, by status.",
+                    "Webhook events in the inbox of every process, by event type and status \
+                     (accepted, processed, failed, dead).",
                 ),
-                &["status"],
+                &["type", "status"],
+            )?,
+            outbox: IntGaugeVec::new(
+                Opts::new(
+                    "notifications_by_delivery",
+                    "Notifications of every process, by delivery state and the WeChat errcode \
+                     of their last attempt (`none` where WeChat answered none).",
+                ),
+                &["delivery", "errcode"],
             )?,
         };
         for collector in [
@@ -60,6 +72,7 @@ impl WorkerMetrics {
             Box::new(metrics.notifications.clone()),
             Box::new(metrics.queue.clone()),
             Box::new(metrics.inbox.clone()),
+            Box::new(metrics.outbox.clone()),
         ] {
             registry
                 .register(collector)

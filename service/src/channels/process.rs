@@ -426,12 +426,17 @@ pub async fn claim_due(
     Ok(claimed)
 }
 
-/// Counts of the inbox by status, for metrics.
-pub async fn count_by_status(db: &impl ConnectionTrait) -> anyhow::Result<Vec<(String, i64)>> {
+/// Counts of the inbox by event type and status, for metrics. They are
+/// read from the database, so they cover every process of a deployment.
+pub async fn count_by_type_and_status(
+    db: &impl ConnectionTrait,
+) -> anyhow::Result<Vec<(String, String, i64)>> {
     webhook_event::Entity::find()
         .select_only()
+        .column(webhook_event::Column::EventType)
         .column(webhook_event::Column::Status)
         .column_as(webhook_event::Column::Id.count(), "count")
+        .group_by(webhook_event::Column::EventType)
         .group_by(webhook_event::Column::Status)
         .into_tuple()
         .all(db)

@@ -25,6 +25,9 @@ use crate::wechat::{SendError, SubscribeMessage, WechatClient};
 /// sweeper hands it out again.
 pub const LEASE_SECS: i64 = 60;
 
+/// How a WeChat errcode is recorded in `delivery_error`.
+const ERRCODE_PREFIX: &str = "errcode ";
+
 /// A notification handed to a delivery job, with the attempt count it was
 /// claimed at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -250,7 +253,7 @@ async fn record(
     outcome: &DeliveryOutcome,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    let errcode_text = outcome.errcode().map(|c| format!("errcode {c}"));
+    let errcode_text = outcome.errcode().map(|c| format!("{ERRCODE_PREFIX}{c}"));
     let mut update = notification::Entity::update_many()
         .filter(notification::Column::Id.eq(row.id))
         .col_expr(
@@ -280,4 +283,32 @@ async fn record(
         .await
         .context("failed to record a delivery")?;
     Ok(())
+}
+
+/// Counts of notifications by delivery state and the WeChat errcode that
+/// ended their last attempt (`None` when there was none), for metrics. Read
+/// from the database, so they cover every worker of a deployment.
+pub async fn count_by_outcome(
+    db: &impl ConnectionTrait,
+) -> anyhow::Result<Vec<(String, Option<i64>, i64)>> {
+    let rows: Vec<(String, Option<String>, i64)> = notification::Entity::find()
+        .select_only()
+        .column(notification::Column::Delivery)
+        .column(notification::Column::DeliveryError)
+        .column_as(notification::Column::Id.count(), "count")
+        .group_by(notification::Column::Delivery)
+        .group_by(notification::Column::DeliveryError)
+        .into_tuple()
+        .all(db)
+        .await
+        .context("failed to count notifications")?;
+    Ok(rows
+        .into_iter()
+        .map(|(delivery, error, count)| (delivery, error.as_deref().and_then(errcode_of), count))
+        .collect())
+}
+
+/// The errcode in a recorded delivery error (`errcode 43101`).
+fn errcode_of(error: &str) -> Option<i64> {
+    error.strip_prefix(ERRCODE_PREFIX)?.parse().ok()
 }
