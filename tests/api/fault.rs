@@ -57,9 +57,7 @@ fn worker_binary() -> PathBuf {
 fn fault_redis_url(base: &str) -> String {
     let trimmed = base.trim_end_matches('/');
     let without_db = match trimmed.rsplit_once('/') {
-        Some((head, tail)) if !tail.is_empty() && tail.chars().all(|c| c.is_ascii_digit()) => {
-            head
-        }
+        Some((head, tail)) if !tail.is_empty() && tail.chars().all(|c| c.is_ascii_digit()) => head,
         _ => trimmed,
     };
     format!("{without_db}/9")
@@ -346,7 +344,9 @@ async fn paid_orders_survive_killed_workers_and_a_flushed_redis_without_doubling
         DRAIN_LIMIT,
     )
     .await;
-    say(&format!("fault test: backlog drained {drained:?} after the last fault"));
+    say(&format!(
+        "fault test: backlog drained {drained:?} after the last fault"
+    ));
 
     // Assert: every delivery answered, each order once, nothing pending.
     let accepted = statuses

@@ -7,6 +7,7 @@ mod helpers;
 mod idempotency;
 mod pricing;
 mod problems;
+mod reminders;
 mod sign_in;
 mod tenancy;
 mod tokens;

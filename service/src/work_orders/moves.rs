@@ -174,6 +174,14 @@ async fn try_move(
     };
     record_event(&txn, &scope, id, event, now).await?;
     enter_node(&txn, principal, id, &workflow, target, now).await?;
+    let notifies_installer = target
+        .on_enter
+        .contains(&NodeAction::Notify(NotifyTarget::Installer));
+    if let Some(installer) = assignee.filter(|a| Some(*a) != order.assignee_id)
+        && !notifies_installer
+    {
+        notify_assigned(&txn, &scope, &order, installer, now).await?;
+    }
     txn.commit().await.context("failed to commit a move")?;
     tracing::info!(node = %target.key, "work order moved");
     Ok(())
@@ -420,6 +428,32 @@ async fn settle(
 
 /// The most dispatchers one notification goes to.
 const DISPATCHER_FAN_OUT: u64 = 50;
+
+/// Tells a newly assigned installer about the order, where the node it
+/// moved to does not already (its `on_enter` has no `notify: installer`),
+/// so that every workflow tells installers what is theirs.
+async fn notify_assigned(
+    db: &impl ConnectionTrait,
+    scope: &TenantScope,
+    order: &work_order::Model,
+    installer: Uuid,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let new = NewNotification {
+        recipient: installer,
+        kind: NotificationKind::OrderProgress,
+        work_order_id: Some(order.id),
+        title: "新工单派给您".to_owned(),
+        body: format!("工单{}已派给您，请查看并接单", order.number),
+        data: PushData {
+            amount_fen: None,
+            order_number: Some(order.number.clone()),
+            node: None,
+        },
+    };
+    notifications::write(db, scope, new, now).await?;
+    Ok(())
+}
 
 async fn notify(
     db: &impl ConnectionTrait,
