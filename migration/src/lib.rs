@@ -14,6 +14,7 @@ mod m20261203_000003_create_idempotency_keys;
 mod m20261203_000004_create_pricing_tables;
 mod m20261203_000005_create_workflow_tables;
 mod m20261203_000006_create_channel_tables;
+mod m20261204_000007_index_users_by_phone;
 
 /// All migrations in the order they apply.
 #[derive(Debug)]
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000004_create_pricing_tables::Migration),
             Box::new(m20261203_000005_create_workflow_tables::Migration),
             Box::new(m20261203_000006_create_channel_tables::Migration),
+            Box::new(m20261204_000007_index_users_by_phone::Migration),
         ]
     }
 }

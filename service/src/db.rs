@@ -3,9 +3,12 @@
 use std::time::Duration;
 
 use anyhow::Context;
+use chrono::{DateTime, Utc};
 use scrm_migration::{Migrator, MigratorTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Query};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
+    Condition, ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
+    EntityTrait, Iterable, PrimaryKeyToColumn, QueryFilter, QueryOrder, QueryResult, QuerySelect,
     TransactionTrait,
 };
 
@@ -26,6 +29,10 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
         .min_connections(1)
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(5))
+        // Pinging every connection on every checkout costs a round trip
+        // per statement outside a transaction; only a connection idle long
+        // enough to have been dropped by the server is pinged first.
+        .test_before_acquire_if_idle_for(Duration::from_secs(10))
         .sqlx_logging(false);
     let db = Database::connect(options)
         .await
@@ -88,4 +95,56 @@ pub fn is_write_contention(error: &anyhow::Error) -> bool {
             || text.contains("(code: 5)")
             || text.contains("(code: 517)")
     })
+}
+
+/// Leases up to `limit` due rows of one table: each claimed row's
+/// `next_attempt_at` moves to `lease_end`, so that no other sweeper hands it
+/// out meanwhile, and its `returning` columns come back. The earliest due
+/// rows go first. One transaction picks the rows and then updates exactly
+/// those, by key; on PostgreSQL the pick locks them and skips rows that a
+/// concurrent sweeper holds, so two sweepers never wait on each other or
+/// lease the same row. (SQLite runs one writer at a time anyway.)
+pub async fn lease_due<E>(
+    db: &DatabaseConnection,
+    due: Condition,
+    next_attempt_at: E::Column,
+    lease_end: DateTime<Utc>,
+    limit: u64,
+    returning: &[E::Column],
+) -> anyhow::Result<Vec<QueryResult>>
+where
+    E: EntityTrait,
+{
+    let key = E::PrimaryKey::iter()
+        .next()
+        .context("a leased table needs a primary key")?
+        .into_column();
+    let txn = db.begin().await.context("failed to begin a lease")?;
+    let picked: Vec<uuid::Uuid> = E::find()
+        .select_only()
+        .column(key)
+        .filter(due)
+        .order_by_asc(next_attempt_at)
+        .limit(limit)
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .into_tuple()
+        .all(&txn)
+        .await
+        .context("failed to find due rows")?;
+    if picked.is_empty() {
+        return Ok(Vec::new());
+    }
+    let update = Query::update()
+        .table(E::default())
+        .value(next_attempt_at, lease_end)
+        .and_where(Expr::col(key).is_in(picked))
+        .returning(Query::returning().columns(returning.iter().copied()))
+        .to_owned();
+    let statement = txn.get_database_backend().build(&update);
+    let leased = txn
+        .query_all_raw(statement)
+        .await
+        .context("failed to lease due rows")?;
+    txn.commit().await.context("failed to commit a lease")?;
+    Ok(leased)
 }

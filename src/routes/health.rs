@@ -88,8 +88,7 @@ pub async fn metrics(
 /// outbox from the database, and the job stream from Redis. A source that
 /// does not answer leaves its gauges as they were; `/readyz` reports it.
 async fn refresh_gauges(state: &AppState, worker: &scrm_worker::metrics::WorkerMetrics) {
-    if let Ok(counts) = scrm_service::channels::process::count_by_type_and_status(&state.db).await
-    {
+    if let Ok(counts) = scrm_service::channels::process::count_by_type_and_status(&state.db).await {
         worker.inbox.reset();
         for (event_type, status, count) in counts {
             worker

@@ -124,11 +124,14 @@ impl TestApp {
         if std::env::var("TEST_LOG").is_ok() {
             scrm_worker::telemetry::init(LogFormat::Pretty);
         }
-        let app = Application::build(settings, RunOptions {
+        let app = Application::build(
+            settings,
+            RunOptions {
                 with_worker: !setup.no_worker,
-            })
-            .await
-            .expect("the app builds");
+            },
+        )
+        .await
+        .expect("the app builds");
         let address = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped());
         let db = Database::connect(&url)

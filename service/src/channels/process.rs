@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use scrm_entity::{webhook_event, work_order};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     QuerySelect, TransactionTrait,
 };
 use serde::Deserialize;
@@ -86,26 +86,10 @@ pub async fn process_event(
     policy: &RetryPolicy,
     now: DateTime<Utc>,
 ) -> anyhow::Result<ProcessReport> {
-    let Some(event) = webhook_event::Entity::find_by_id(id.as_uuid())
-        .one(db)
-        .await
-        .context("failed to load a webhook event")?
-    else {
-        return Ok(ProcessReport {
-            event_type: None,
-            outcome: ProcessOutcome::AlreadyDone,
-        });
-    };
-    if event.status == PROCESSED || event.status == DEAD {
-        return Ok(ProcessReport {
-            event_type: Some(event.event_type),
-            outcome: ProcessOutcome::AlreadyDone,
-        });
-    }
     let mut contended = 0;
-    let result = loop {
-        match apply_once(db, &event, now).await {
-            Err(EventError::Retryable(e))
+    let attempt = loop {
+        match apply_once(db, id, now).await {
+            Attempt::Failed(_, EventError::Retryable(e))
                 if contended < CONTENDED_ATTEMPTS && crate::db::is_write_contention(&e) =>
             {
                 contended += 1;
@@ -115,30 +99,70 @@ pub async fn process_event(
             other => break other,
         }
     };
-    let outcome = match result {
-        Ok(true) => ProcessOutcome::Processed,
-        Ok(false) => ProcessOutcome::AlreadyDone,
-        Err(error) => record_failure(db, &event, error, policy, now).await?,
+    let (event_type, outcome) = match attempt {
+        Attempt::Applied(event_type) => (Some(event_type), ProcessOutcome::Processed),
+        Attempt::NotClaimable => {
+            let event = find_event(db, id).await?;
+            (event.map(|e| e.event_type), ProcessOutcome::AlreadyDone)
+        }
+        Attempt::Failed(claimed, error) => {
+            // Without a claim the attempt failed before reading the event;
+            // the row as it stands tells what to record.
+            let event = match claimed {
+                Some(event) => Some(*event),
+                None => find_event(db, id)
+                    .await?
+                    .filter(|e| e.status == ACCEPTED || e.status == FAILED),
+            };
+            match event {
+                Some(event) => {
+                    let outcome = record_failure(db, &event, error, policy, now).await?;
+                    (Some(event.event_type), outcome)
+                }
+                None => (None, ProcessOutcome::AlreadyDone),
+            }
+        }
     };
     tracing::info!(
-        event.kind = %event.event_type,
+        event.kind = event_type.as_deref().unwrap_or("unknown"),
         outcome = outcome.label(),
         "webhook event handled"
     );
     Ok(ProcessReport {
-        event_type: Some(event.event_type),
+        event_type,
         outcome,
     })
 }
 
-/// Applies the event in one transaction; `false` when another attempt had
-/// already processed it.
-async fn apply_once(
+async fn find_event(
     db: &DatabaseConnection,
-    event: &webhook_event::Model,
-    now: DateTime<Utc>,
-) -> Result<bool, EventError> {
-    let txn = db.begin().await.context("failed to begin an event")?;
+    id: WebhookEventId,
+) -> anyhow::Result<Option<webhook_event::Model>> {
+    webhook_event::Entity::find_by_id(id.as_uuid())
+        .one(db)
+        .await
+        .context("failed to load a webhook event")
+}
+
+/// What one attempt at an event came to.
+enum Attempt {
+    /// Its effects committed; the event's type.
+    Applied(String),
+    /// It was processed or dead before, or no such event exists.
+    NotClaimable,
+    /// It failed and nothing of it committed. The event is given as it
+    /// stood before the attempt, when the attempt got as far as claiming it.
+    Failed(Option<Box<webhook_event::Model>>, EventError),
+}
+
+/// Applies the event in one transaction, which begins by claiming it: the
+/// claim moves the status to `processed` and returns the row, so claiming
+/// and reading the event take one statement.
+async fn apply_once(db: &DatabaseConnection, id: WebhookEventId, now: DateTime<Utc>) -> Attempt {
+    let txn = match db.begin().await.context("failed to begin an event") {
+        Ok(txn) => txn,
+        Err(e) => return Attempt::Failed(None, e.into()),
+    };
     let claimed = webhook_event::Entity::update_many()
         .col_expr(webhook_event::Column::Status, Expr::value(PROCESSED))
         .col_expr(webhook_event::Column::ProcessedAt, Expr::value(now))
@@ -150,24 +174,44 @@ async fn apply_once(
             webhook_event::Column::LastError,
             Expr::value(None::<String>),
         )
-        .filter(webhook_event::Column::Id.eq(event.id))
+        .filter(webhook_event::Column::Id.eq(id.as_uuid()))
         .filter(webhook_event::Column::Status.is_in([ACCEPTED, FAILED]))
-        .exec(&txn)
+        .exec_with_returning(&txn)
         .await
-        .context("failed to claim a webhook event")?;
-    if claimed.rows_affected == 0 {
-        return Ok(false);
+        .context("failed to claim a webhook event");
+    let mut event = match claimed {
+        Ok(mut rows) => match rows.pop() {
+            Some(event) => event,
+            None => return Attempt::NotClaimable,
+        },
+        Err(e) => return Attempt::Failed(None, e.into()),
+    };
+    // The row as it was before this attempt's claim, which rolls back with
+    // the attempt if the attempt fails.
+    event.attempts -= 1;
+    match apply_effects(&txn, &event, now).await {
+        Ok(()) => match txn.commit().await {
+            Ok(()) => Attempt::Applied(event.event_type),
+            Err(e) => {
+                let error = anyhow::Error::new(e).context("failed to commit a webhook event");
+                Attempt::Failed(Some(Box::new(event)), error.into())
+            }
+        },
+        Err(error) => Attempt::Failed(Some(Box::new(event)), error),
     }
+}
+
+async fn apply_effects(
+    txn: &impl ConnectionTrait,
+    event: &webhook_event::Model,
+    now: DateTime<Utc>,
+) -> Result<(), EventError> {
     let data = envelope_data(&event.body)?;
     match event.event_type.as_str() {
-        "order.paid" => order_paid(&txn, event, data, now).await?,
-        "order.refunded" => order_refunded(&txn, event, data, now).await?,
-        _ => {}
+        "order.paid" => order_paid(txn, event, data, now).await,
+        "order.refunded" => order_refunded(txn, event, data, now).await,
+        _ => Ok(()),
     }
-    txn.commit()
-        .await
-        .context("failed to commit a webhook event")?;
-    Ok(true)
 }
 
 fn envelope_data(body: &str) -> Result<serde_json::Value, EventError> {
@@ -390,40 +434,30 @@ async fn record_failure(
 /// one's next attempt a lease ahead so that no other sweeper hands it out
 /// meanwhile.
 pub async fn claim_due(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     now: DateTime<Utc>,
     limit: u64,
 ) -> anyhow::Result<Vec<WebhookEventId>> {
-    let due: Vec<(uuid::Uuid, DateTime<Utc>)> = webhook_event::Entity::find()
-        .select_only()
-        .columns([
-            webhook_event::Column::Id,
-            webhook_event::Column::NextAttemptAt,
-        ])
-        .filter(webhook_event::Column::Status.is_in([ACCEPTED, FAILED]))
-        .filter(webhook_event::Column::NextAttemptAt.lte(now))
-        .order_by_asc(webhook_event::Column::NextAttemptAt)
-        .limit(limit)
-        .into_tuple()
-        .all(db)
-        .await
-        .context("failed to find due webhook events")?;
-    let lease_end = now + chrono::Duration::seconds(LEASE_SECS);
-    let mut claimed = Vec::with_capacity(due.len());
-    for (id, seen) in due {
-        let updated = webhook_event::Entity::update_many()
-            .col_expr(webhook_event::Column::NextAttemptAt, Expr::value(lease_end))
-            .filter(webhook_event::Column::Id.eq(id))
-            .filter(webhook_event::Column::Status.is_in([ACCEPTED, FAILED]))
-            .filter(webhook_event::Column::NextAttemptAt.eq(seen))
-            .exec(db)
-            .await
-            .context("failed to claim a webhook event")?;
-        if updated.rows_affected == 1 {
-            claimed.push(WebhookEventId::from_uuid(id));
-        }
-    }
-    Ok(claimed)
+    let due = Condition::all()
+        .add(webhook_event::Column::Status.is_in([ACCEPTED, FAILED]))
+        .add(webhook_event::Column::NextAttemptAt.lte(now));
+    let rows = crate::db::lease_due::<webhook_event::Entity>(
+        db,
+        due,
+        webhook_event::Column::NextAttemptAt,
+        now + chrono::Duration::seconds(LEASE_SECS),
+        limit,
+        &[webhook_event::Column::Id],
+    )
+    .await
+    .context("failed to claim due webhook events")?;
+    rows.iter()
+        .map(|row| {
+            let id: uuid::Uuid = row.try_get("", "id")?;
+            Ok(WebhookEventId::from_uuid(id))
+        })
+        .collect::<Result<_, sea_orm::DbErr>>()
+        .context("failed to read a claimed webhook event")
 }
 
 /// Counts of the inbox by event type and status, for metrics. They are

@@ -11,9 +11,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use scrm_entity::{notification, wechat_account};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use super::templates::{Filling, fill, template_for};
 use super::{FAILED, IN_APP, PENDING, PushData, REFUSED, SENT};
@@ -86,52 +84,37 @@ impl DeliveryOutcome {
 /// each one's next attempt a lease ahead so that no other sweeper hands it
 /// out meanwhile.
 pub async fn claim_due(
-    db: &impl ConnectionTrait,
+    db: &sea_orm::DatabaseConnection,
     now: DateTime<Utc>,
     limit: u64,
 ) -> anyhow::Result<Vec<DueNotification>> {
-    let due: Vec<(uuid::Uuid, i32, Option<DateTime<Utc>>)> = notification::Entity::find()
-        .select_only()
-        .columns([
-            notification::Column::Id,
-            notification::Column::Attempts,
-            notification::Column::NextAttemptAt,
-        ])
-        .filter(notification::Column::Delivery.eq(PENDING))
-        .filter(
+    let due = Condition::all()
+        .add(notification::Column::Delivery.eq(PENDING))
+        .add(
             Condition::any()
                 .add(notification::Column::NextAttemptAt.is_null())
                 .add(notification::Column::NextAttemptAt.lte(now)),
-        )
-        .order_by_asc(notification::Column::NextAttemptAt)
-        .limit(limit)
-        .into_tuple()
-        .all(db)
-        .await
-        .context("failed to find due notifications")?;
-    let lease_end = now + chrono::Duration::seconds(LEASE_SECS);
-    let mut claimed = Vec::with_capacity(due.len());
-    for (id, attempts, seen) in due {
-        let same_time = match seen {
-            Some(at) => notification::Column::NextAttemptAt.eq(at),
-            None => notification::Column::NextAttemptAt.is_null(),
-        };
-        let updated = notification::Entity::update_many()
-            .col_expr(notification::Column::NextAttemptAt, Expr::value(lease_end))
-            .filter(notification::Column::Id.eq(id))
-            .filter(notification::Column::Delivery.eq(PENDING))
-            .filter(same_time)
-            .exec(db)
-            .await
-            .context("failed to claim a notification")?;
-        if updated.rows_affected == 1 {
-            claimed.push(DueNotification {
+        );
+    let rows = crate::db::lease_due::<notification::Entity>(
+        db,
+        due,
+        notification::Column::NextAttemptAt,
+        now + chrono::Duration::seconds(LEASE_SECS),
+        limit,
+        &[notification::Column::Id, notification::Column::Attempts],
+    )
+    .await
+    .context("failed to claim due notifications")?;
+    rows.iter()
+        .map(|row| {
+            let id: uuid::Uuid = row.try_get("", "id")?;
+            Ok(DueNotification {
                 id: NotificationId::from_uuid(id),
-                attempts,
-            });
-        }
-    }
-    Ok(claimed)
+                attempts: row.try_get("", "attempts")?,
+            })
+        })
+        .collect::<Result<_, sea_orm::DbErr>>()
+        .context("failed to read a claimed notification")
 }
 
 /// Makes one delivery attempt of a claimed notification and records its

@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# Two figures of the webhook path, each beside its floor from the same run:
+#
+#  1. end-to-end order.paid events per second with N `scrm-worker`
+#     processes: from the first POST until the last event's work order is
+#     in the database (the floor is the figure the issue sets: 1,000/s);
+#  2. accepted webhooks per second: signed order.paid POSTs answered 202 by
+#     one `scrm serve --no-worker` with the workers stopped, against
+#     pgbench inserting the same single inbox rows into the same table.
+#
+# It also samples the workers' resident memory while they work.
+#
+# It uses its own PostgreSQL database (`scrm_bench`, dropped and created
+# afresh), database 5 of the local Redis and its own stream, so it never
+# touches data the tests or a developer use. Run from anywhere:
+#
+#   bench/webhooks.sh                     # 20,000 events, 32 connections, 2 workers
+#   BENCH_EVENTS=50000 BENCH_WORKERS=4 bench/webhooks.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PG_ROOT="${BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}"
+DB_NAME=scrm_bench
+# Local connections skip TLS, for pgbench and the server alike.
+DATABASE_URL="$PG_ROOT/$DB_NAME?sslmode=disable"
+REDIS_URL="${BENCH_REDIS_URL:-redis://127.0.0.1:6379/5}"
+REDIS_STREAM=scrm-bench:jobs
+EVENTS="${BENCH_EVENTS:-20000}"
+CONNECTIONS="${BENCH_CONNECTIONS:-32}"
+WORKERS="${BENCH_WORKERS:-2}"
+WARMUP="${BENCH_WARMUP:-5000}"
+PORT="${BENCH_PORT:-18080}"
+ORIGIN="http://127.0.0.1:$PORT"
+API="$ORIGIN/api/v1"
+LOGS="$(mktemp -d)"
+export DATABASE_URL REDIS_URL REDIS_STREAM
+export JWT_SECRET="bench-only-signing-key-0123456789abcdef0123456789"
+export RUST_LOG="${RUST_LOG:-warn}"
+
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  echo "logs: $LOGS"
+}
+trap cleanup EXIT
+
+say() { printf '\n== %s\n' "$*"; }
+json() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+sql() { psql "$DATABASE_URL" -qtA -c "$1"; }
+redis() { redis-cli -u "$REDIS_URL" "$@"; }
+
+say "building (release)"
+cargo build --release --workspace --quiet
+cargo build --release --example webhook_load --quiet
+
+say "fresh database $DB_NAME and stream $REDIS_STREAM"
+psql "$PG_ROOT/postgres" -q -c "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)"
+psql "$PG_ROOT/postgres" -q -c "CREATE DATABASE $DB_NAME"
+redis DEL "$REDIS_STREAM" >/dev/null
+./target/release/scrm migrate >/dev/null
+./target/release/scrm create-admin --tenant bench --username admin \
+  --password 'bench-admin-pass' >/dev/null
+
+BIND="127.0.0.1:$PORT" ./target/release/scrm serve --no-worker >"$LOGS/api.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do
+  curl -sf "$ORIGIN/readyz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+curl -sf "$ORIGIN/readyz" >/dev/null
+
+say "prices and a channel"
+ADMIN=$(curl -sS "$API/auth/login" -H 'content-type: application/json' \
+  -d '{"tenant":"bench","username":"admin","password":"bench-admin-pass"}' | json access_token)
+post() {
+  curl -sS -f "$API$1" -H "authorization: Bearer $ADMIN" \
+    -H 'content-type: application/json' -d "$2"
+}
+post /admin/service-items '{"code":"AC-INSTALL","name":"空调挂机安装","unit":"台"}' >/dev/null
+for tier in T1 T2 T3; do post /admin/tiers '{"code":"'$tier'","name":"'$tier'档"}' >/dev/null; done
+curl -sS -f -X PUT "$API/admin/region-tiers" -H "authorization: Bearer $ADMIN" \
+  -H 'content-type: application/json' \
+  -d '{"default_tier":"T3","mappings":[{"region_code":"44","tier":"T2"},{"region_code":"4403","tier":"T1"}]}' \
+  >/dev/null
+LIST=$(post /admin/price-lists '{"name":"bench","effective_from":"2026-01-01T00:00:00Z",
+  "prices":[{"service_item":"AC-INSTALL","tier":"T1","unit_price_fen":12000},
+            {"service_item":"AC-INSTALL","tier":"T2","unit_price_fen":11000},
+            {"service_item":"AC-INSTALL","tier":"T3","unit_price_fen":10000}]}' | json id)
+post "/admin/price-lists/$LIST/publish" '{}' >/dev/null
+CHANNEL=$(post /admin/webhook-channels '{"name":"bench shop"}')
+CHANNEL_ID=$(printf '%s' "$CHANNEL" | json id)
+SECRET=$(printf '%s' "$CHANNEL" | json secret)
+TENANT_ID=$(sql "SELECT tenant_id FROM webhook_channels WHERE id = '$CHANNEL_ID'")
+
+load() {
+  ./target/release/examples/webhook_load --url "$ORIGIN" --channel "$CHANNEL_ID" \
+    --secret "$SECRET" --connections "$CONNECTIONS" "$@" | tee -a "$LOGS/load.txt" |
+    grep '^RESULT'
+}
+field() { sed -E "s/.* $1=([^ ]+).*/\1/" <<<"$2"; }
+
+say "1. end-to-end order.paid per second, $WORKERS worker(s)"
+for _ in $(seq "$WORKERS"); do
+  ./target/release/scrm-worker >>"$LOGS/worker.log" 2>&1 &
+  PIDS+=($!)
+  WORKER_PIDS+=" $!"
+done
+PENDING_SQL="SELECT count(*) FROM webhook_events WHERE status IN ('accepted', 'failed')"
+# A warm-up: a database created a moment ago has no planner statistics
+# until autovacuum's first round, a minute later, and plans made for empty
+# tables scan them whole as they grow. A running deployment has both data
+# and statistics, so the figure is taken after some of each.
+load --requests "$WARMUP" >/dev/null
+for _ in $(seq 600); do
+  [ "$(sql "$PENDING_SQL")" = 0 ] && break
+  sleep 0.5
+done
+sql "ANALYZE"
+BEFORE=$(sql "SELECT count(*) FROM work_orders WHERE channel_id IS NOT NULL")
+WANT=$(( BEFORE + EVENTS ))
+PEAK_RSS=0
+sample_rss() {
+  for pid in $WORKER_PIDS; do
+    kib=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)
+    [ "${kib:-0}" -gt "$PEAK_RSS" ] && PEAK_RSS=$kib
+  done
+  return 0
+}
+( load --requests "$EVENTS" >"$LOGS/e2e-load.txt" ) &
+LOADER=$!
+DONE_MS=""
+while :; do
+  sample_rss
+  COUNT=$(sql "SELECT count(*) FROM work_orders WHERE channel_id IS NOT NULL")
+  if [ "$COUNT" -ge "$WANT" ]; then
+    DONE_MS=$(date +%s%3N)
+    break
+  fi
+  if ! kill -0 "$LOADER" 2>/dev/null && [ "$(sql "$PENDING_SQL")" = 0 ]; then
+    # Every event is settled; count once more, since the last ones may
+    # have committed after the count above.
+    COUNT=$(sql "SELECT count(*) FROM work_orders WHERE channel_id IS NOT NULL")
+    [ "$COUNT" -ge "$WANT" ] && DONE_MS=$(date +%s%3N)
+    break
+  fi
+  sleep 0.2
+done
+wait "$LOADER"
+E2E=$(grep '^RESULT' "$LOGS/e2e-load.txt")
+echo "$E2E"
+FIRST_MS=$(field first_post_unix_ms "$E2E")
+if [ -z "$DONE_MS" ]; then
+  echo "only $((COUNT - BEFORE)) of $EVENTS work orders appeared; see $LOGS"
+  exit 1
+fi
+python3 -c "import sys; n, a, b = map(int, sys.argv[1:]); s = (b - a) / 1000; print(f'{n} work orders in {s:.2f} s from the first POST: {n / s:.0f} events/s end to end (needs >= 1000)')" \
+  "$EVENTS" "$FIRST_MS" "$DONE_MS"
+echo "dead or failed events: $(sql "SELECT count(*) FROM webhook_events WHERE status IN ('dead', 'failed')")"
+echo "peak worker RSS while working: $((PEAK_RSS / 1024)) MiB (needs < 50)"
+for pid in $WORKER_PIDS; do
+  awk -v pid="$pid" '/^VmHWM:/ { printf "worker %s VmHWM (lifetime peak): %.1f MiB\n", pid, $2 / 1024 }' \
+    "/proc/$pid/status"
+done
+
+# Stop the workers: the next figure is the API alone.
+for pid in $WORKER_PIDS; do kill -TERM "$pid"; done
+for pid in $WORKER_PIDS; do wait "$pid" 2>/dev/null || true; done
+
+say "2. accepted webhooks per second (no workers running)"
+ACCEPTED=$(load --requests "$EVENTS" --warmup 1000)
+echo "$ACCEPTED"
+
+# The floor: the same single-row insert into the same table, with the same
+# conflict clause and one transaction per row, from as many clients.
+cat >"$LOGS/insert.sql" <<SQL
+\\set n random(1, 1000000000)
+INSERT INTO webhook_events (id, tenant_id, channel_id, webhook_id, event_type, body, status,
+  attempts, received_at, next_attempt_at)
+VALUES (gen_random_uuid(), '$TENANT_ID', '$CHANNEL_ID', 'pgbench-' || :client_id || '-' || :n,
+  'order.paid', '{"type":"order.paid","data":{"order_no":"PGBENCH","paid_at":"2026-12-04T08:00:00Z","customer":{"name":"张三","phone":"13912345678","address":"深圳南山科技园科苑路15号"},"items":[{"service_item":"AC-INSTALL","quantity":2,"sale_price_fen":100000}]}}',
+  'bench', 0, now(), now())
+ON CONFLICT (channel_id, webhook_id) DO NOTHING;
+SQL
+PER_CLIENT=$(( EVENTS / CONNECTIONS ))
+pgbench -n -M prepared -c "$CONNECTIONS" -j 2 -t "$PER_CLIENT" -f "$LOGS/insert.sql" \
+  "$DATABASE_URL" >"$LOGS/pgbench.txt" 2>&1
+PG_TPS=$(sed -nE 's/^tps = ([0-9.]+).*/\1/p' "$LOGS/pgbench.txt" | head -1)
+sql "DELETE FROM webhook_events WHERE status = 'bench'"
+RPS=$(field rps "$ACCEPTED")
+echo "pgbench, same insert, -M prepared, $CONNECTIONS clients: $PG_TPS tps"
+python3 -c "import sys; a, f = map(float, sys.argv[1:]); print(f'ratio accepted/pgbench: {a / f:.2f} (needs >= 0.50)')" \
+  "$RPS" "$PG_TPS"
+
