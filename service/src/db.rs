@@ -8,8 +8,8 @@ use scrm_migration::{Migrator, MigratorTrait};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Query};
 use sea_orm::{
     Condition, ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
-    EntityTrait, Iterable, PrimaryKeyToColumn, QueryFilter, QueryOrder, QueryResult, QuerySelect,
-    TransactionTrait,
+    DbErr, EntityTrait, Iterable, PrimaryKeyToColumn, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait, TryGetableMany,
 };
 
 /// The database URL used when `DATABASE_URL` is unset: a SQLite file in the
@@ -97,23 +97,25 @@ pub fn is_write_contention(error: &anyhow::Error) -> bool {
     })
 }
 
-/// Leases up to `limit` due rows of one table: each claimed row's
-/// `next_attempt_at` moves to `lease_end`, so that no other sweeper hands it
-/// out meanwhile, and its `returning` columns come back. The earliest due
-/// rows go first. One transaction picks the rows and then updates exactly
-/// those, by key; on PostgreSQL the pick locks them and skips rows that a
-/// concurrent sweeper holds, so two sweepers never wait on each other or
-/// lease the same row. (SQLite runs one writer at a time anyway.)
-pub async fn lease_due<E>(
+/// Leases up to `limit` due rows of one table keyed by a UUID: each claimed
+/// row's `next_attempt_at` moves to `lease_end`, so that no other sweeper
+/// hands it out meanwhile, and its `returning` columns come back, decoded
+/// in order as `T` (one type, or a tuple). The earliest due rows go first.
+/// One transaction picks the rows and then updates exactly those, by key;
+/// on PostgreSQL the pick locks them and skips rows that a concurrent
+/// sweeper holds, so two sweepers never wait on each other or lease the
+/// same row. (SQLite runs one writer at a time anyway.)
+pub async fn lease_due<E, T>(
     db: &DatabaseConnection,
     due: Condition,
     next_attempt_at: E::Column,
     lease_end: DateTime<Utc>,
     limit: u64,
     returning: &[E::Column],
-) -> anyhow::Result<Vec<QueryResult>>
+) -> anyhow::Result<Vec<T>>
 where
     E: EntityTrait,
+    T: TryGetableMany,
 {
     let key = E::PrimaryKey::iter()
         .next()
@@ -146,5 +148,9 @@ where
         .await
         .context("failed to lease due rows")?;
     txn.commit().await.context("failed to commit a lease")?;
-    Ok(leased)
+    leased
+        .iter()
+        .map(|row| T::try_get_many_by_index(row).map_err(DbErr::from))
+        .collect::<Result<_, _>>()
+        .context("failed to read a leased row")
 }

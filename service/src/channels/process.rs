@@ -441,7 +441,7 @@ pub async fn claim_due(
     let due = Condition::all()
         .add(webhook_event::Column::Status.is_in([ACCEPTED, FAILED]))
         .add(webhook_event::Column::NextAttemptAt.lte(now));
-    let rows = crate::db::lease_due::<webhook_event::Entity>(
+    let ids: Vec<uuid::Uuid> = crate::db::lease_due::<webhook_event::Entity, _>(
         db,
         due,
         webhook_event::Column::NextAttemptAt,
@@ -451,13 +451,7 @@ pub async fn claim_due(
     )
     .await
     .context("failed to claim due webhook events")?;
-    rows.iter()
-        .map(|row| {
-            let id: uuid::Uuid = row.try_get("", "id")?;
-            Ok(WebhookEventId::from_uuid(id))
-        })
-        .collect::<Result<_, sea_orm::DbErr>>()
-        .context("failed to read a claimed webhook event")
+    Ok(ids.into_iter().map(WebhookEventId::from_uuid).collect())
 }
 
 /// Counts of the inbox by event type and status, for metrics. They are

@@ -95,7 +95,7 @@ pub async fn claim_due(
                 .add(notification::Column::NextAttemptAt.is_null())
                 .add(notification::Column::NextAttemptAt.lte(now)),
         );
-    let rows = crate::db::lease_due::<notification::Entity>(
+    let leased: Vec<(uuid::Uuid, i32)> = crate::db::lease_due::<notification::Entity, _>(
         db,
         due,
         notification::Column::NextAttemptAt,
@@ -105,16 +105,13 @@ pub async fn claim_due(
     )
     .await
     .context("failed to claim due notifications")?;
-    rows.iter()
-        .map(|row| {
-            let id: uuid::Uuid = row.try_get("", "id")?;
-            Ok(DueNotification {
-                id: NotificationId::from_uuid(id),
-                attempts: row.try_get("", "attempts")?,
-            })
+    Ok(leased
+        .into_iter()
+        .map(|(id, attempts)| DueNotification {
+            id: NotificationId::from_uuid(id),
+            attempts,
         })
-        .collect::<Result<_, sea_orm::DbErr>>()
-        .context("failed to read a claimed notification")
+        .collect())
 }
 
 /// Makes one delivery attempt of a claimed notification and records its
