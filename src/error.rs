@@ -21,6 +21,11 @@ use scrm_service::price_lists::{
 use scrm_service::pricing::engine::QuoteError;
 use scrm_service::quotes::EstimateError;
 use scrm_service::region_tiers::PutRegionTiersError;
+use scrm_service::settlement::close::ClosePeriodError;
+use scrm_service::settlement::earnings::RewardError;
+use scrm_service::settlement::fairness::FairnessError;
+use scrm_service::settlement::period::SpanError;
+use scrm_service::settlement::transitions::StatementActionError;
 use scrm_service::users::{CreateUserError, GetUserError};
 use scrm_service::validation::FieldError;
 use scrm_service::wechat::WechatError;
@@ -460,6 +465,71 @@ impl From<MoveError> for ApiError {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "unpriced", detail)
             }
             MoveError::Unexpected(cause) => Self::unexpected(cause),
+        }
+    }
+}
+
+impl From<ClosePeriodError> for ApiError {
+    fn from(error: ClosePeriodError) -> Self {
+        let detail = error.to_string();
+        match error {
+            ClosePeriodError::Span(span) => {
+                let field = match span {
+                    SpanError::NotADate("from") => "from",
+                    _ => "to",
+                };
+                Self::invalid_field(field, detail)
+            }
+            ClosePeriodError::Overlaps(..) => {
+                Self::new(StatusCode::CONFLICT, "period_overlaps", detail)
+            }
+            ClosePeriodError::Unexpected(cause) => Self::unexpected(cause),
+        }
+    }
+}
+
+impl From<StatementActionError> for ApiError {
+    fn from(error: StatementActionError) -> Self {
+        let detail = error.to_string();
+        match error {
+            StatementActionError::NotFound => Self::not_found(),
+            StatementActionError::InvalidTransition(_) => {
+                Self::new(StatusCode::CONFLICT, "invalid_transition", detail)
+            }
+            StatementActionError::DeadlinePassed => {
+                Self::new(StatusCode::CONFLICT, "dispute_deadline_passed", detail)
+            }
+            StatementActionError::AlreadyDisputed => {
+                Self::new(StatusCode::CONFLICT, "already_disputed", detail)
+            }
+            StatementActionError::LineNotOnStatement => Self::invalid_field("line_id", detail),
+            StatementActionError::Unexpected(cause) => Self::unexpected(cause),
+        }
+    }
+}
+
+impl From<RewardError> for ApiError {
+    fn from(error: RewardError) -> Self {
+        let detail = error.to_string();
+        match error {
+            RewardError::NotFound => Self::not_found(),
+            RewardError::NotPosted => {
+                Self::new(StatusCode::CONFLICT, "earnings_not_posted", detail)
+            }
+            RewardError::Conflict => Self::new(StatusCode::CONFLICT, "conflict", detail),
+            RewardError::Unexpected(cause) => Self::unexpected(cause),
+        }
+    }
+}
+
+impl From<FairnessError> for ApiError {
+    fn from(error: FairnessError) -> Self {
+        let detail = error.to_string();
+        match error {
+            FairnessError::TooManyLines => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "report_too_large", detail)
+            }
+            FairnessError::Unexpected(cause) => Self::unexpected(cause),
         }
     }
 }

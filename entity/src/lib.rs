@@ -7,6 +7,7 @@
 //! its queries by construction.
 
 pub mod earnings_line;
+pub mod firm_statement;
 pub mod idempotency_key;
 pub mod login_failure;
 pub mod notification;
@@ -17,6 +18,13 @@ pub mod quote_line;
 pub mod refresh_token;
 pub mod region_tier;
 pub mod service_item;
+pub mod settlement_period;
+pub mod settlement_setting;
+pub mod statement;
+pub mod statement_adjustment;
+pub mod statement_audit;
+pub mod statement_dispute;
+pub mod statement_line;
 pub mod tenant;
 pub mod tier;
 pub mod tier_default;
@@ -70,4 +78,12 @@ tenant_owned!(
     work_order_event,
     work_order_line,
     workflow,
+    firm_statement,
+    settlement_period,
+    settlement_setting,
+    statement,
+    statement_adjustment,
+    statement_audit,
+    statement_dispute,
+    statement_line,
 );

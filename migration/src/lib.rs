@@ -15,6 +15,7 @@ mod m20261203_000004_create_pricing_tables;
 mod m20261203_000005_create_workflow_tables;
 mod m20261203_000006_create_channel_tables;
 mod m20261204_000007_index_users_by_phone;
+mod m20261204_000008_create_settlement_tables;
 
 /// All migrations in the order they apply.
 #[derive(Debug)]
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000005_create_workflow_tables::Migration),
             Box::new(m20261203_000006_create_channel_tables::Migration),
             Box::new(m20261204_000007_index_users_by_phone::Migration),
+            Box::new(m20261204_000008_create_settlement_tables::Migration),
         ]
     }
 }

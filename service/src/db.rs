@@ -97,6 +97,33 @@ pub fn is_write_contention(error: &anyhow::Error) -> bool {
     })
 }
 
+/// How often an operation is tried again when SQLite refuses a concurrent
+/// write.
+const CONTENDED_ATTEMPTS: u32 = 20;
+
+/// Runs `operation` until it succeeds or fails for a reason other than
+/// SQLite refusing a concurrent write (`contended` tells which). Each try
+/// starts from the beginning, so that it sees what the other writer did.
+pub async fn retry_contended<T, E, F, Fut>(
+    mut operation: F,
+    contended: impl Fn(&E) -> bool,
+) -> Result<T, E>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    let mut attempt = 0;
+    loop {
+        match operation().await {
+            Err(e) if attempt < CONTENDED_ATTEMPTS && contended(&e) => {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(5 * u64::from(attempt))).await;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
 /// Leases up to `limit` due rows of one table keyed by a UUID: each claimed
 /// row's `next_attempt_at` moves to `lease_end`, so that no other sweeper
 /// hands it out meanwhile, and its `returning` columns come back, decoded

@@ -89,6 +89,18 @@ id_type!(
     /// The id of a notification.
     NotificationId
 );
+id_type!(
+    /// The id of a closed settlement period.
+    PeriodId
+);
+id_type!(
+    /// The id of a statement: an installer's, or a partner firm's.
+    StatementId
+);
+id_type!(
+    /// The id of a dispute of a statement line.
+    DisputeId
+);
 
 /// A string that is not a well-formed id. Handlers answer 404 for it, as for
 /// an id that names nothing.

@@ -21,6 +21,7 @@ pub mod quotes;
 pub mod region_tiers;
 pub mod regions;
 pub mod retry;
+pub mod settlement;
 pub mod tenancy;
 pub mod tenants;
 pub mod users;

@@ -10,6 +10,8 @@ pub mod partners;
 pub mod price_lists;
 pub mod quotes;
 pub mod regions;
+pub mod settlement;
+pub mod statements;
 pub mod users;
 pub mod webhooks;
 pub mod work_orders;
@@ -50,6 +52,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route("", get().to(me::get_me))
                         .route("/wechat-binding", post().to(me::bind_wechat))
                         .route("/work-orders", get().to(work_orders::list_my_work_orders))
+                        .route("/earnings", get().to(settlement::list_my_earnings))
+                        .route(
+                            "/earnings/summary",
+                            get().to(settlement::my_earnings_summary),
+                        )
+                        .route("/statements", get().to(statements::list_my_statements))
                         .route(
                             "/notifications",
                             get().to(notifications::list_my_notifications),
@@ -82,7 +90,37 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                             web::resource("/{id}/cancel")
                                 .wrap(RequireRole::any_of(STAFF))
                                 .route(post().to(work_orders::cancel_work_order)),
+                        )
+                        .service(
+                            web::resource("/{id}/rewards-and-penalties")
+                                .wrap(RequireRole::any_of(STAFF))
+                                .route(post().to(settlement::add_reward_or_penalty)),
                         ),
+                )
+                .service(
+                    web::scope("/statements")
+                        .wrap(from_fn(idempotent_posts))
+                        .wrap(RequireRole::signed_in())
+                        .service(
+                            web::resource("")
+                                .wrap(RequireRole::any_of(STAFF))
+                                .route(get().to(statements::list_statements)),
+                        )
+                        .route("/{id}", get().to(statements::get_statement))
+                        .route("/{id}/export.csv", get().to(statements::export_statement))
+                        .route("/{id}/confirm", post().to(statements::confirm_statement))
+                        .route("/{id}/disputes", post().to(statements::dispute_line))
+                        .service(
+                            web::resource("/{id}/paid")
+                                .wrap(RequireRole::any_of(ADMIN))
+                                .route(post().to(statements::mark_statement_paid)),
+                        ),
+                )
+                .service(
+                    web::scope("/disputes")
+                        .wrap(from_fn(idempotent_posts))
+                        .wrap(RequireRole::any_of(STAFF))
+                        .route("/{id}/resolve", post().to(statements::resolve_dispute)),
                 )
                 // Signed by the channel, not by a user: no role check, and no
                 // idempotency keys (the inbox is keyed by `webhook-id`).
@@ -152,7 +190,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                             post().to(channels::replay_event),
                         )
                         .route("/wechat-templates", get().to(channels::list_templates))
-                        .route("/wechat-templates/{kind}", put().to(channels::put_template)),
+                        .route("/wechat-templates/{kind}", put().to(channels::put_template))
+                        .route("/settlement-periods", post().to(settlement::close_period))
+                        .route("/settlement-periods", get().to(settlement::list_periods))
+                        .route("/settlement-periods/{id}", get().to(settlement::get_period))
+                        .route(
+                            "/settlement-periods/{id}/export.csv",
+                            get().to(settlement::export_period),
+                        )
+                        .route("/settlement-settings", get().to(settlement::get_settings))
+                        .route("/settlement-settings", put().to(settlement::put_settings))
+                        .route("/fairness-report", get().to(settlement::fairness_report)),
                 ),
         );
 }

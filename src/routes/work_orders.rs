@@ -195,8 +195,13 @@ fn earnings_response(earnings: Earnings) -> EarningsResponse {
     match earnings {
         Earnings::Estimated { total, lines } => EarningsResponse::priced("estimated", total, lines),
         Earnings::Locked { total, lines } => EarningsResponse::priced("locked", total, lines),
-        Earnings::Posted { total, lines } => {
-            let mut response = EarningsResponse::priced("posted", total, Vec::new());
+        Earnings::Posted {
+            total,
+            lines,
+            settled,
+        } => {
+            let status = if settled { "settled" } else { "posted" };
+            let mut response = EarningsResponse::priced(status, total, Vec::new());
             response.lines = lines
                 .into_iter()
                 .map(|ledger| {

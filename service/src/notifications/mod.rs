@@ -100,8 +100,44 @@ pub async fn write(
     now: DateTime<Utc>,
 ) -> anyhow::Result<NotificationId> {
     let id = NotificationId::generate();
+    outbox_row(scope, id, new, now)?
+        .insert(db)
+        .await
+        .context("failed to write a notification")?;
+    Ok(id)
+}
+
+/// Writes many notifications with one statement, in the caller's
+/// transaction. The caller keeps the batch under the database's limit on
+/// bound values (a few hundred rows).
+pub async fn write_many(
+    db: &impl ConnectionTrait,
+    scope: &TenantScope,
+    batch: Vec<NewNotification>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let rows = batch
+        .into_iter()
+        .map(|new| outbox_row(scope, NotificationId::generate(), new, now))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    notification::Entity::insert_many(rows)
+        .exec_without_returning(db)
+        .await
+        .context("failed to write notifications")?;
+    Ok(())
+}
+
+fn outbox_row(
+    scope: &TenantScope,
+    id: NotificationId,
+    new: NewNotification,
+    now: DateTime<Utc>,
+) -> anyhow::Result<notification::ActiveModel> {
     let data = serde_json::to_string(&new.data).context("failed to encode push data")?;
-    notification::ActiveModel {
+    Ok(notification::ActiveModel {
         id: Set(id.as_uuid()),
         tenant_id: Set(scope.tenant_id().as_uuid()),
         recipient_id: Set(new.recipient),
@@ -117,11 +153,7 @@ pub async fn write(
         next_attempt_at: Set(Some(now)),
         delivery_error: Set(None),
         data: Set(Some(data)),
-    }
-    .insert(db)
-    .await
-    .context("failed to write a notification")?;
-    Ok(id)
+    })
 }
 
 /// A notification as its recipient sees it.

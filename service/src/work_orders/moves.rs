@@ -102,9 +102,6 @@ pub(super) async fn record_event(
     Ok(())
 }
 
-/// How often a move is tried again when SQLite refuses a concurrent write.
-const CONTENDED_ATTEMPTS: u32 = 20;
-
 /// Takes `request.action` at the order's node, if it is open to the caller.
 /// When SQLite refuses the write because another one is under way, the
 /// whole move is tried again from the start, so that it sees the other
@@ -118,18 +115,11 @@ pub async fn move_work_order(
     request: MoveRequest,
     now: DateTime<Utc>,
 ) -> Result<(), MoveError> {
-    let mut attempt = 0;
-    loop {
-        match try_move(db, principal, id, &request, now).await {
-            Err(MoveError::Unexpected(e))
-                if attempt < CONTENDED_ATTEMPTS && crate::db::is_write_contention(&e) =>
-            {
-                attempt += 1;
-                tokio::time::sleep(std::time::Duration::from_millis(5 * u64::from(attempt))).await;
-            }
-            outcome => return outcome,
-        }
-    }
+    crate::db::retry_contended(
+        || try_move(db, principal, id, &request, now),
+        |e| matches!(e, MoveError::Unexpected(e) if crate::db::is_write_contention(e)),
+    )
+    .await
 }
 
 async fn try_move(

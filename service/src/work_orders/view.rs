@@ -28,8 +28,13 @@ pub enum Earnings {
     Estimated { total: Fen, lines: Vec<StoredLine> },
     /// The quote the installer accepted.
     Locked { total: Fen, lines: Vec<StoredLine> },
-    /// In the ledger: postings, and any reversals.
-    Posted { total: Fen, lines: Vec<LedgerLine> },
+    /// In the ledger: postings, and any reversals. `settled` once every
+    /// line sits on a statement its installer accepted.
+    Posted {
+        total: Fen,
+        lines: Vec<LedgerLine>,
+        settled: bool,
+    },
     /// No price applies: never a silent zero. `reason` says why, when it is
     /// not a missing price (an unresolved region, no tier, no list).
     Unpriced {
@@ -232,6 +237,7 @@ async fn earnings_of(
         return Ok(Earnings::Posted {
             total: total.context("a ledger total overflows")?,
             lines: ledger,
+            settled: crate::settlement::earnings::order_is_settled(db, scope, id).await?,
         });
     }
     let locked = quotes::locked_quote(db, scope, id).await?;

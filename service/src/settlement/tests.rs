@@ -1,0 +1,1 @@
+//! Invariants of settlement against a real database.
