@@ -28,6 +28,10 @@ use serde_json::json;
 
 use scrm_service::channels::signature::SigningSecret;
 
+#[path = "common/tally.rs"]
+mod tally;
+use tally::{Tally, merge, percentile_ms};
+
 #[derive(Debug, Parser)]
 #[command(about = "Posts signed order.paid webhooks and reports rate and latency")]
 struct Args {
@@ -53,13 +57,6 @@ struct Args {
     /// A hard stop for the whole run, in seconds.
     #[arg(long, default_value_t = 180)]
     max_seconds: u64,
-}
-
-/// What one connection saw.
-#[derive(Debug, Default)]
-struct Tally {
-    latencies_us: Vec<u64>,
-    statuses: BTreeMap<String, u64>,
 }
 
 /// Everything a connection needs to build and send events.
@@ -152,8 +149,7 @@ async fn connection(sender: Arc<Sender>, until: u64) -> Tally {
             Err(_) => "error".to_owned(),
         };
         let micros = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
-        tally.latencies_us.push(micros);
-        *tally.statuses.entry(status).or_default() += 1;
+        tally.record(status, micros);
     }
 }
 
@@ -187,18 +183,6 @@ async fn send_one(sender: &Sender, n: u64) -> reqwest::Result<reqwest::StatusCod
     Ok(status)
 }
 
-fn merge(tallies: Vec<Tally>) -> Tally {
-    let mut all = Tally::default();
-    for tally in tallies {
-        all.latencies_us.extend(tally.latencies_us);
-        for (status, count) in tally.statuses {
-            *all.statuses.entry(status).or_default() += count;
-        }
-    }
-    all.latencies_us.sort_unstable();
-    all
-}
-
 /// Answers that are neither 202 (accepted) nor 200 (a repeat).
 fn failures(statuses: &BTreeMap<String, u64>) -> u64 {
     statuses
@@ -208,37 +192,24 @@ fn failures(statuses: &BTreeMap<String, u64>) -> u64 {
         .sum()
 }
 
-/// The latency below which `share` of the requests finished, in ms.
-fn percentile_ms(sorted_us: &[u64], share: f64) -> f64 {
-    if sorted_us.is_empty() {
-        return 0.0;
-    }
-    let rank = ((sorted_us.len() as f64 * share).ceil() as usize).clamp(1, sorted_us.len());
-    sorted_us[rank - 1] as f64 / 1000.0
-}
-
 fn report(tally: Tally, elapsed: Duration, connections: u64, first_post_ms: u128) {
     let sent = tally.latencies_us.len();
     let rate = sent as f64 / elapsed.as_secs_f64();
     let p50 = percentile_ms(&tally.latencies_us, 0.50);
     let p99 = percentile_ms(&tally.latencies_us, 0.99);
     let max = percentile_ms(&tally.latencies_us, 1.0);
-    let statuses: Vec<String> = tally
-        .statuses
-        .iter()
-        .map(|(status, count)| format!("{status}:{count}"))
-        .collect();
+    let statuses = tally.statuses_text();
     println!(
         "{sent} requests over {connections} connections in {:.2} s: {rate:.0} requests/s, \
          p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms; statuses {}",
         elapsed.as_secs_f64(),
-        statuses.join(" ")
+        statuses
     );
     println!(
         "RESULT requests={sent} seconds={:.3} rps={rate:.1} p50_ms={p50:.2} p99_ms={p99:.2} \
          failures={} first_post_unix_ms={first_post_ms} statuses={}",
         elapsed.as_secs_f64(),
         failures(&tally.statuses),
-        statuses.join(",")
+        statuses
     );
 }

@@ -11,6 +11,7 @@ use scrm_worker::telemetry::{self, LogFormat};
 
 use crate::configuration::Settings;
 use crate::startup::{Application, RunOptions};
+use crate::state::Clock;
 
 #[derive(Debug, Parser)]
 #[command(name = "scrm", version, about = "Field-work pay made transparent")]
@@ -62,7 +63,14 @@ pub fn run() -> anyhow::Result<()> {
 }
 
 async fn serve(settings: Settings, with_worker: bool) -> anyhow::Result<()> {
-    let app = Application::build(settings, RunOptions { with_worker }).await?;
+    let app = Application::build(
+        settings,
+        RunOptions {
+            with_worker,
+            clock: Clock::system(),
+        },
+    )
+    .await?;
     app.run_until_stopped().await
 }
 

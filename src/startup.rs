@@ -25,7 +25,7 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::openapi::ApiDoc;
 use crate::routes;
-use crate::state::AppState;
+use crate::state::{AppState, Clock};
 use crate::telemetry::{RequestSpan, observe};
 
 /// How long in-flight requests and jobs may take to finish after a stop
@@ -40,6 +40,8 @@ const CLIENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct RunOptions {
     /// Run the worker in this process too.
     pub with_worker: bool,
+    /// The calendar that closing a settlement period goes by.
+    pub clock: Clock,
 }
 
 /// A built application, bound to its port and ready to run.
@@ -102,6 +104,7 @@ impl Application {
             redis,
             redis_stream: settings.redis_stream.clone(),
             queue,
+            clock: options.clock,
         });
         let metrics = web::Data::new(metrics);
         let openapi = ApiDoc::openapi();

@@ -20,4 +20,30 @@ pub struct AppState {
     /// The Redis stream that carries jobs.
     pub redis_stream: String,
     pub queue: Arc<dyn Queue>,
+    pub clock: Clock,
+}
+
+/// The calendar that closing a settlement period goes by: a period can be
+/// closed once it is over. The server runs on the system clock. The tests
+/// run a server some weeks ahead, so that they can close the month in which
+/// they just posted earnings; everything else keeps the system clock.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Clock {
+    ahead: chrono::Duration,
+}
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Self {
+        Self::default()
+    }
+
+    /// The system clock moved `ahead` into the future.
+    pub fn ahead_by(ahead: chrono::Duration) -> Self {
+        Self { ahead }
+    }
+
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now() + self.ahead
+    }
 }

@@ -72,7 +72,8 @@ pub async fn close_period(
     Caller(caller): Caller,
     ApiJson(body): ApiJson<ClosePeriodRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let closed = close::close_period(&state.db, &caller, &body.from, &body.to, Utc::now()).await?;
+    let closed =
+        close::close_period(&state.db, &caller, &body.from, &body.to, state.clock.now()).await?;
     let mut response = if closed.created {
         HttpResponse::Created()
     } else {

@@ -300,7 +300,7 @@ impl From<FirmStatement> for FirmStatementResponse {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum AnyStatementResponse {
-    Installer(Box<StatementResponse>),
+    Installer(StatementResponse),
     Firm(FirmStatementResponse),
 }
 
@@ -436,9 +436,7 @@ async fn answer_statement(
         .await?
         .ok_or_else(ApiError::not_found)?;
     let body = match statement {
-        AnyStatement::Installer(detail) => {
-            AnyStatementResponse::Installer(Box::new((*detail).into()))
-        }
+        AnyStatement::Installer(detail) => AnyStatementResponse::Installer((*detail).into()),
         AnyStatement::Firm(firm) => AnyStatementResponse::Firm(firm.into()),
     };
     Ok(HttpResponse::Ok().json(body))

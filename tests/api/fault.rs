@@ -296,6 +296,7 @@ async fn paid_orders_survive_killed_workers_and_a_flushed_redis_without_doubling
     let app = TestApp::spawn_with(Setup {
         redis_url: Some(redis.clone()),
         no_worker: true,
+        ..Setup::default()
     })
     .await;
     let redis_client = redis::Client::open(redis.as_str()).expect("a Redis URL");

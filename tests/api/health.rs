@@ -48,7 +48,7 @@ async fn readyz_is_ready_when_every_dependency_answers() {
 async fn readyz_answers_503_while_redis_is_unreachable() {
     let app = TestApp::spawn_with(Setup {
         redis_url: Some("redis://127.0.0.1:1".to_owned()),
-        no_worker: false,
+        ..Setup::default()
     })
     .await;
 

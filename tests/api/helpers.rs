@@ -17,6 +17,7 @@ use wiremock::MockServer;
 
 use scrm::configuration::{Settings, WechatSettings};
 use scrm::startup::{Application, RunOptions};
+use scrm::state::Clock;
 use scrm_service::domain::{TenantCode, Username};
 use scrm_worker::settings::DatabaseSettings;
 use scrm_worker::telemetry::LogFormat;
@@ -73,6 +74,9 @@ pub struct Setup {
     pub redis_url: Option<String>,
     /// Serve only, as `scrm serve --no-worker`: other processes run the jobs.
     pub no_worker: bool,
+    /// How far ahead of the system clock the server closes settlement
+    /// periods, so that a test can close the month it posts earnings in.
+    pub clock_ahead: Option<chrono::Duration>,
 }
 
 impl TestApp {
@@ -80,6 +84,7 @@ impl TestApp {
         Self::spawn_with(Setup {
             redis_url: redis_url(),
             no_worker: false,
+            clock_ahead: None,
         })
         .await
     }
@@ -128,6 +133,10 @@ impl TestApp {
             settings,
             RunOptions {
                 with_worker: !setup.no_worker,
+                clock: setup
+                    .clock_ahead
+                    .map(Clock::ahead_by)
+                    .unwrap_or_else(Clock::system),
             },
         )
         .await

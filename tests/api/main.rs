@@ -10,6 +10,7 @@ mod pricing;
 mod problems;
 mod reminders;
 mod sign_in;
+mod statements;
 mod tenancy;
 mod tokens;
 mod webhooks;

@@ -18,7 +18,7 @@
 use std::collections::BTreeSet;
 
 use anyhow::Context;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use scrm_entity::{
     earnings_line, firm_statement, settlement_period, statement, statement_audit, statement_line,
     user,
@@ -91,6 +91,9 @@ pub async fn close_period(
     to: &str,
     now: DateTime<Utc>,
 ) -> Result<ClosedPeriod, ClosePeriodError> {
+    // Stored times keep microseconds; answering the same instant as a later
+    // read of the row keeps a repeated close's answer identical.
+    let now = now.trunc_subsecs(6);
     let scope = admin.scope();
     let settings = get_settings(db, &scope).await?;
     let span = parse_span(from, to, settings.cadence, now)?;

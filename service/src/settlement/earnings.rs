@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use scrm_entity::{earnings_line, statement, statement_line};
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
@@ -98,14 +98,13 @@ async fn ledger_sums(
     day_from: DateTime<Utc>,
 ) -> anyhow::Result<(i64, i64, i64)> {
     let since = |from: DateTime<Utc>| {
-        Expr::cust_with_exprs(
-            "CAST(COALESCE(SUM(CASE WHEN $1 >= $2 THEN $3 ELSE 0 END), 0) AS BIGINT)",
-            [
-                Expr::col(earnings_line::Column::PostedAt).into(),
-                Expr::val(from).into(),
-                Expr::col(earnings_line::Column::AmountFen).into(),
-            ],
+        let part = Expr::case(
+            Expr::col(earnings_line::Column::PostedAt).gte(from),
+            Expr::col(earnings_line::Column::AmountFen),
         )
+        .finally(Expr::val(0i64));
+        let sum = Func::coalesce([Func::sum(part).into(), Expr::val(0i64)]);
+        Func::cast_as(sum, Alias::new("BIGINT"))
     };
     let sums: Option<(i64, i64, i64)> = scope
         .select::<earnings_line::Entity>()
@@ -299,6 +298,23 @@ pub async fn add_reward_or_penalty(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<Uuid, RewardError> {
+    let id = crate::db::retry_contended(
+        || try_reward(db, staff, order, amount, reason, now),
+        |e| matches!(e, RewardError::Unexpected(e) if crate::db::is_write_contention(e)),
+    )
+    .await?;
+    tracing::info!(earnings_line.id = %id, amount_fen = amount.get(), "reward or penalty posted");
+    Ok(id)
+}
+
+async fn try_reward(
+    db: &DatabaseConnection,
+    staff: &Principal,
+    order: WorkOrderId,
+    amount: Fen,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<Uuid, RewardError> {
     let scope = staff.scope();
     let txn = db.begin().await.context("failed to begin a reward")?;
     visible_order(&txn, staff, order)
@@ -317,13 +333,8 @@ pub async fn add_reward_or_penalty(
     else {
         return Err(RewardError::NotPosted);
     };
-    let line_no = ledger
-        .iter()
-        .map(|l| l.line_no)
-        .max()
-        .unwrap_or(0)
-        .max(REWARD_LINES - 1)
-        + 1;
+    let highest = ledger.iter().map(|l| l.line_no).max().unwrap_or(0);
+    let line_no = Ord::max(highest, REWARD_LINES - 1) + 1;
     let id = Uuid::now_v7();
     let (kind, label) = if amount.get() >= 0 {
         (REWARD, "奖励")
@@ -364,7 +375,6 @@ pub async fn add_reward_or_penalty(
         }
     }
     txn.commit().await.context("failed to commit a reward")?;
-    tracing::info!(earnings_line.id = %id, amount_fen = amount.get(), "reward or penalty posted");
     Ok(id)
 }
 

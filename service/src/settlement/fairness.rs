@@ -139,31 +139,38 @@ fn group_report(key: GroupKey, lines: &[&ReportLine], threshold: Decimal) -> Fai
 }
 
 fn outliers(lines: &[&ReportLine], threshold: Decimal) -> Vec<Outlier> {
-    // Each order's installer, net earnings and the work it priced.
-    let mut orders: BTreeMap<Uuid, (Uuid, i64, BTreeSet<(String, i32)>, bool)> = BTreeMap::new();
+    let mut orders: BTreeMap<Uuid, OrderTally> = BTreeMap::new();
     for line in lines {
-        let order =
-            orders
-                .entry(line.work_order)
-                .or_insert((line.installer, 0, BTreeSet::new(), false));
-        order.1 += line.amount_fen;
+        let order = orders.entry(line.work_order).or_insert(OrderTally {
+            installer: line.installer,
+            net_fen: 0,
+            work: BTreeSet::new(),
+            reversed: false,
+        });
+        order.net_fen += line.amount_fen;
         let priced = line.kind != REWARD && line.kind != PENALTY;
         if line.entry != "posting" && priced {
-            order.3 = true;
+            order.reversed = true;
         } else if priced {
-            order.2.insert((line.service_item.clone(), line.quantity));
+            order
+                .work
+                .insert((line.service_item.clone(), line.quantity));
         }
     }
     let mut by_work: BTreeMap<String, Vec<(Uuid, i64)>> = BTreeMap::new();
-    for (installer, net, work, reversed) in orders.into_values() {
-        if reversed || work.is_empty() {
+    for order in orders.into_values() {
+        if order.reversed || order.work.is_empty() {
             continue;
         }
-        let name: Vec<String> = work.iter().map(|(item, n)| format!("{item}×{n}")).collect();
+        let name: Vec<String> = order
+            .work
+            .iter()
+            .map(|(item, n)| format!("{item}×{n}"))
+            .collect();
         by_work
             .entry(name.join("+"))
             .or_default()
-            .push((installer, net));
+            .push((order.installer, order.net_fen));
     }
     let mut found = Vec::new();
     for (work, orders) in by_work {
@@ -198,6 +205,15 @@ fn outliers(lines: &[&ReportLine], threshold: Decimal) -> Vec<Outlier> {
         }
     }
     found
+}
+
+/// One order as the comparison reads it: who did it, what it paid net,
+/// which priced items in which quantities, and whether it was refunded.
+struct OrderTally {
+    installer: Uuid,
+    net_fen: i64,
+    work: BTreeSet<(String, i32)>,
+    reversed: bool,
 }
 
 fn sorted(mut values: Vec<i64>) -> Vec<i64> {

@@ -238,14 +238,23 @@ async fn try_resolve(
 ) -> Outcome<StatementId> {
     let scope = staff.scope();
     let txn = db.begin().await.context("failed to begin a resolution")?;
-    let dispute = scope
-        .select::<statement_dispute::Entity>()
-        .filter(statement_dispute::Column::Id.eq(id.as_uuid()))
-        .one(&txn)
+    let find = || {
+        scope
+            .select::<statement_dispute::Entity>()
+            .filter(statement_dispute::Column::Id.eq(id.as_uuid()))
+            .one(&txn)
+    };
+    let seen = find()
         .await
         .context("failed to load a dispute")?
         .ok_or(StatementActionError::NotFound)?;
-    let row = locked_statement(&txn, &scope, dispute.statement_id).await?;
+    let row = locked_statement(&txn, &scope, seen.statement_id).await?;
+    // Read again under the statement's lock: a resolution that committed
+    // while this one waited must be seen, or both would adjust.
+    let dispute = find()
+        .await
+        .context("failed to reload a dispute")?
+        .ok_or(StatementActionError::NotFound)?;
     if dispute.status != OPEN {
         return Err(StatementActionError::InvalidTransition(format!(
             "the dispute is {} already",
@@ -403,7 +412,8 @@ async fn try_mark_paid(
     let row = locked_statement(&txn, &scope, id.as_uuid()).await?;
     let from = status_of(&row)?;
     let unanswered_past_deadline = from == StatementStatus::Issued && now > row.dispute_deadline;
-    if !(from.is_settled() && from != StatementStatus::Paid) && !unanswered_past_deadline {
+    let accepted = from.is_settled() && from != StatementStatus::Paid;
+    if !accepted && !unanswered_past_deadline {
         return Err(StatementActionError::InvalidTransition(format!(
             "a statement that is {} cannot be paid; it needs the installer's confirmation, \
              resolved disputes, or its dispute deadline to pass",

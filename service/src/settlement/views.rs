@@ -422,7 +422,8 @@ async fn audit_of(
     let rows = scope
         .select::<statement_audit::Entity>()
         .filter(statement_audit::Column::StatementId.eq(statement))
-        .order_by_asc(statement_audit::Column::At)
+        // Ids are time-ordered (UUID version 7) and taken as each entry is
+        // written, so they give the order of events even across clocks.
         .order_by_asc(statement_audit::Column::Id)
         .all(db)
         .await

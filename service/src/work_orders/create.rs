@@ -128,11 +128,20 @@ pub async fn create_work_order(
     creator: &Principal,
     new: NewWorkOrder,
 ) -> Result<WorkOrderId, CreateWorkOrderError> {
-    let txn = db.begin().await.context("failed to begin a work order")?;
-    let id = create_in(&txn, creator, &new, Utc::now()).await?;
-    txn.commit()
-        .await
-        .context("failed to commit a work order")?;
+    // SQLite refuses a write while another is under way (the sweepers
+    // write too); the whole creation is then tried again.
+    let id = crate::db::retry_contended(
+        || async {
+            let txn = db.begin().await.context("failed to begin a work order")?;
+            let id = create_in(&txn, creator, &new, Utc::now()).await?;
+            txn.commit()
+                .await
+                .context("failed to commit a work order")?;
+            Ok(id)
+        },
+        |e| matches!(e, CreateWorkOrderError::Unexpected(e) if crate::db::is_write_contention(e)),
+    )
+    .await?;
     tracing::info!(work_order.id = %id, "work order created");
     Ok(id)
 }
