@@ -146,10 +146,10 @@ field() { sed -E "s/.* $1=([^ ]+).*/\1/" <<<"$2"; }
 
 say "checks"
 STATEMENTS=$(json statements <"$LOGS/close-2026-11-01.json")
-HELD=$(sql "SELECT count(*) FROM statement_lines")
+HELD=$(sql "SELECT sum(lines_count) FROM statements")
 LEDGER=$(sql "SELECT count(*) FROM earnings_lines")
 SUMS=$(sql "SELECT (SELECT sum(total_fen) FROM statements) = (SELECT sum(amount_fen) FROM earnings_lines)")
-echo "statements: $STATEMENTS (November) ; lines held: $HELD of $LEDGER ; totals equal the ledger: $SUMS"
+echo "statements: $STATEMENTS (November) ; lines on statements: $HELD of $LEDGER ; totals equal the ledger: $SUMS"
 
 say "result"
 RATIO=$(python3 -c "print(round($CLOSE_MS / $FLOOR_MS, 2))")

@@ -483,6 +483,12 @@ impl From<ClosePeriodError> for ApiError {
             ClosePeriodError::Overlaps(..) => {
                 Self::new(StatusCode::CONFLICT, "period_overlaps", detail)
             }
+            ClosePeriodError::OutOfOrder(..) => {
+                Self::new(StatusCode::CONFLICT, "period_out_of_order", detail)
+            }
+            // Tried again until it finds the other close; reaching here
+            // means the other close kept failing.
+            ClosePeriodError::Raced => Self::new(StatusCode::CONFLICT, "conflict", detail),
             ClosePeriodError::Unexpected(cause) => Self::unexpected(cause),
         }
     }

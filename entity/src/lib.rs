@@ -24,7 +24,6 @@ pub mod statement;
 pub mod statement_adjustment;
 pub mod statement_audit;
 pub mod statement_dispute;
-pub mod statement_line;
 pub mod tenant;
 pub mod tier;
 pub mod tier_default;
@@ -85,5 +84,4 @@ tenant_owned!(
     statement_adjustment,
     statement_audit,
     statement_dispute,
-    statement_line,
 );

@@ -1,6 +1,8 @@
-//! One installer's statement (结算单) for one period. `lines_count` and
-//! `lines_total_fen` are fixed when the period closes; adjustments move
-//! `adjustments_total_fen`, and `total_fen` is always their sum.
+//! One installer's statement (结算单) for one period: the installer's
+//! ledger lines posted in `covers_from..covers_until`. The span,
+//! `lines_count` and `lines_total_fen` are fixed when the period closes;
+//! adjustments move `adjustments_total_fen`, and `total_fen` is always
+//! their sum.
 
 use sea_orm::entity::prelude::*;
 
@@ -14,6 +16,8 @@ pub struct Model {
     pub installer_id: Uuid,
     pub partner_id: Option<Uuid>,
     pub status: String,
+    pub covers_from: ChronoDateTimeUtc,
+    pub covers_until: ChronoDateTimeUtc,
     pub lines_count: i32,
     pub lines_total_fen: i64,
     pub adjustments_total_fen: i64,

@@ -1,15 +1,18 @@
 //! Settlement (结算): each tenant's settings, the closed periods, one
-//! statement per installer and period, the ledger lines each statement
-//! holds, disputes, adjustments, partner firms' statements and the audit log
-//! of every statement's transitions.
+//! statement per installer and period, disputes, adjustments, partner
+//! firms' statements and the audit log of every statement's transitions.
 //!
-//! The rules that the database can hold, it holds:
-//! - `statement_lines` is keyed by the ledger line, so a posted line belongs
-//!   to at most one statement;
+//! A statement holds its installer's ledger lines posted in
+//! `covers_from..covers_until`: the span from the previous close's cutoff
+//! to its own period's end. The rules that the database can hold, it
+//! holds:
+//! - each period starts where the one before ended: `covers_from` is unique
+//!   per tenant and below `ends_at`, so the periods form one chain of
+//!   disjoint spans, and a posted line belongs to at most one statement;
 //! - a statement's `total_fen` is checked to be its lines plus adjustments;
-//! - triggers refuse updates and deletes of ledger lines, statement lines,
-//!   adjustments and audit entries, and any change to what an issued
-//!   statement holds.
+//! - triggers refuse updates and deletes of ledger lines, adjustments and
+//!   audit entries, and any change to the span and lines total of an
+//!   issued statement.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DatabaseBackend;
@@ -26,7 +29,6 @@ impl MigrationTrait for Migration {
         create_settings(manager).await?;
         create_periods(manager).await?;
         create_statements(manager).await?;
-        create_statement_lines(manager).await?;
         create_disputes(manager).await?;
         create_adjustments(manager).await?;
         create_firm_statements(manager).await?;
@@ -58,10 +60,12 @@ async fn create_periods(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
                 .col(text("ends_on", 10))
                 .col(at("starts_at"))
                 .col(at("ends_at"))
+                .col(at("covers_from"))
                 .col(text("cadence", 8))
                 .col(integer("statements"))
                 .col(uuid("closed_by"))
                 .col(at("closed_at"))
+                .check(Expr::col(Alias::new("covers_from")).lt(Expr::col(Alias::new("ends_at"))))
                 .to_owned(),
         )
         .await?;
@@ -71,7 +75,9 @@ async fn create_periods(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
         &["tenant_id", "starts_on", "ends_on"],
         true,
     )
-    .await
+    .await?;
+    // No two periods may start from the same cutoff: the chain never forks.
+    index(manager, "settlement_periods", &["tenant_id", "covers_from"], true).await
 }
 
 async fn create_statements(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
@@ -83,6 +89,8 @@ async fn create_statements(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
                 .col(uuid("installer_id"))
                 .col(optional_uuid("partner_id"))
                 .col(text("status", 16))
+                .col(at("covers_from"))
+                .col(at("covers_until"))
                 .col(integer("lines_count"))
                 .col(fen("lines_total_fen"))
                 .col(fen("adjustments_total_fen"))
@@ -103,28 +111,6 @@ async fn create_statements(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
     index(manager, "statements", &["period_id", "installer_id"], true).await?;
     index(manager, "statements", &["tenant_id", "installer_id"], false).await?;
     index(manager, "statements", &["tenant_id", "partner_id"], false).await
-}
-
-async fn create_statement_lines(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
-    manager
-        .create_table(
-            Table::create()
-                .table(Alias::new("statement_lines"))
-                .col(uuid("earnings_line_id").primary_key())
-                .col(uuid("tenant_id"))
-                .col(uuid("period_id"))
-                .col(uuid("installer_id"))
-                .col(fen("amount_fen"))
-                .to_owned(),
-        )
-        .await?;
-    index(
-        manager,
-        "statement_lines",
-        &["period_id", "installer_id"],
-        false,
-    )
-    .await
 }
 
 async fn create_disputes(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
@@ -213,15 +199,11 @@ async fn create_audit(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
 }
 
 /// Tables whose rows, once written, never change or go away.
-const APPEND_ONLY: [&str; 4] = [
-    "earnings_lines",
-    "statement_lines",
-    "statement_adjustments",
-    "statement_audit",
-];
+const APPEND_ONLY: [&str; 3] = ["earnings_lines", "statement_adjustments", "statement_audit"];
 
 /// The columns of a statement that its close fixed for good.
-const FIXED_STATEMENT_COLUMNS: &str = "period_id, installer_id, lines_count, lines_total_fen";
+const FIXED_STATEMENT_COLUMNS: &str =
+    "period_id, installer_id, covers_from, covers_until, lines_count, lines_total_fen";
 
 async fn forbid_changes(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
     let db = manager.get_connection();

@@ -57,14 +57,16 @@ impl From<ClosedPeriod> for PeriodResponse {
     }
 }
 
-/// Closes a period: every installer with unsettled ledger lines posted
-/// before its end gets one statement of exactly those lines, and every
-/// partner firm one statement that sums its installers'. Closing the same
-/// period again answers it with 200 and creates nothing.
+/// Closes a period, ten minutes or more after its last day ended: every
+/// installer with ledger lines posted since the previous close's cutoff
+/// (or ever, at a tenant's first close) gets one statement of exactly those
+/// lines, and every partner firm one statement that sums its installers'.
+/// Periods close in order. Closing the same period again answers it with
+/// 200 and creates nothing.
 #[utoipa::path(post, path = "/api/v1/admin/settlement-periods", tag = "settlement", security(("bearer" = [])), request_body = ClosePeriodRequest, responses(
     (status = 201, body = PeriodResponse, description = "Closed now."),
     (status = 200, body = PeriodResponse, description = "Closed before; nothing changed."),
-    (status = 409, body = Problem, content_type = "application/problem+json", description = "`period_overlaps`: shares days with another closed period."),
+    (status = 409, body = Problem, content_type = "application/problem+json", description = "`period_overlaps`: shares days with a closed period; `period_out_of_order`: a later period is closed already (periods close in order)."),
     (status = 422, body = Problem, content_type = "application/problem+json", description = "Not a whole week or month of the tenant's cadence, or not over yet."),
 ))]
 pub async fn close_period(

@@ -1171,7 +1171,6 @@ async fn a_refund_after_settlement_is_a_deduction_on_the_next_statement_that_nam
     assert_eq!(fen(&deduction["amount_fen"]), -EMPLOYEE_FEN);
     assert_eq!(deduction["work_order_id"], order.as_str());
     assert_eq!(deduction["work_order_number"], number);
-    assert_eq!(deduction["carried_over"], true);
     assert!(
         text(&deduction["explanation"]).contains(text(&original["explanation"])),
         "{deduction}"

@@ -22,6 +22,7 @@ use crate::pricing::engine::{self, EarningsLine, OrderLine, Quote, QuoteError, Q
 use crate::pricing::money::{Fen, Rate};
 use crate::region_tiers::get_region_tiers;
 use crate::regions::RegionCode;
+use crate::settlement::close::posting_time;
 use crate::tenancy::TenantScope;
 
 /// The rule behind a stored line.
@@ -216,6 +217,7 @@ pub async fn post_quote(
     if locked.is_empty() {
         return Err(PostQuoteError::NotLocked);
     }
+    let now = posting_time(db, scope, now).await?;
     let rows = locked
         .iter()
         .map(|line| ledger_row(scope, work_order, installer, line, POSTING, now));
@@ -237,6 +239,7 @@ pub async fn reverse_postings(
         .into_iter()
         .filter(|l| l.entry == POSTING)
         .collect();
+    let now = posting_time(db, scope, now).await?;
     let mut rows = Vec::with_capacity(posted.len());
     for posting in &posted {
         let amount = posting

@@ -1,32 +1,31 @@
 //! Closing a settlement period.
 //!
-//! One transaction does it all, set-based, so that a month of a million
-//! ledger lines closes in a few statements rather than a million:
+//! Periods close in order, each starting where the one before ended, so a
+//! statement is simply its installer's ledger lines posted in the span
+//! from the previous close's cutoff to its own period's end; lines posted
+//! before a tenant's first period are carried into it. No line is copied:
+//! the close is one `GROUP BY` over that span and a few batched inserts,
+//! all in one transaction:
 //!
-//! 1. The period row, keyed by (tenant, first day, last day). A second close
-//!    of the same period, concurrent or later, finds it and answers it.
-//! 2. `INSERT … SELECT` copies every ledger line posted before the period's
-//!    end that no statement holds yet into `statement_lines`. Its primary
-//!    key is the ledger line, so no line can land in two statements.
-//!    Lines posted before the period began and never settled (a tenant's
-//!    first close, say) are carried into it rather than left behind.
-//! 3. One `GROUP BY` over those rows gives each installer's count and
-//!    total, and the statements, their audit entries, the partner firms'
-//!    statements and the `statement_issued` notifications are written in
-//!    batches.
+//! 1. the period row, which the database keys by (tenant, first day, last
+//!    day) and by (tenant, cutoff it starts from). A second close of the
+//!    same period, concurrent or later, finds it and answers it;
+//! 2. each installer's count and total over the span;
+//! 3. the statements, their audit entries, the partner firms' statements
+//!    and the `statement_issued` notifications, in multi-row inserts.
+//!
+//! A period closes once it has been over for [`super::period::CLOSE_GRACE`],
+//! so that no posting still in flight can land behind the cutoff.
 
 use std::collections::BTreeSet;
 
 use anyhow::Context;
 use chrono::{DateTime, Duration, SubsecRound, Utc};
-use scrm_entity::{
-    earnings_line, firm_statement, settlement_period, statement, statement_audit, statement_line,
-    user,
-};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, OnConflict, Query};
+use scrm_entity::{earnings_line, firm_statement, settlement_period, statement, statement_audit, user};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set,
-    TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -39,9 +38,14 @@ use crate::notifications::{self, NewNotification, NotificationKind, PushData};
 use crate::pricing::money::Fen;
 use crate::tenancy::TenantScope;
 
-/// Rows written per multi-row insert: under SQLite's and PostgreSQL's limits
-/// on bound values for the widest of these tables.
-const BATCH_ROWS: usize = 500;
+/// Bound values per multi-row insert: under SQLite's limit (32,766) and
+/// PostgreSQL's (65,535).
+const MAX_BOUND_VALUES: usize = 32_000;
+
+/// Rows per insert into a table of `columns` columns.
+const fn batch_rows(columns: usize) -> usize {
+    MAX_BOUND_VALUES / columns
+}
 
 /// A closed period as answered to the admin.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -76,6 +80,13 @@ pub enum ClosePeriodError {
     /// Another closed period shares days with this one.
     #[error("the period overlaps the closed period {0} to {1}")]
     Overlaps(String, String),
+    /// A later period is closed already; periods close in order.
+    #[error("periods close in order, and the period {0} to {1} is closed already")]
+    OutOfOrder(String, String),
+    /// Another close took the same place in the chain meanwhile; the close
+    /// is tried again and then finds it.
+    #[error("another close of this tenant committed first")]
+    Raced,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -99,7 +110,11 @@ pub async fn close_period(
     let span = parse_span(from, to, settings.cadence, now)?;
     let closed = crate::db::retry_contended(
         || try_close(db, admin, span, settings.dispute_days, now),
-        |e| matches!(e, ClosePeriodError::Unexpected(e) if crate::db::is_write_contention(e)),
+        |e| match e {
+            ClosePeriodError::Raced => true,
+            ClosePeriodError::Unexpected(e) => crate::db::is_write_contention(e),
+            _ => false,
+        },
     )
     .await?;
     tracing::info!(
@@ -120,18 +135,21 @@ async fn try_close(
 ) -> Result<ClosedPeriod, ClosePeriodError> {
     let scope = admin.scope();
     let txn = db.begin().await.context("failed to begin a close")?;
-    let period_id = PeriodId::generate();
-    let claimed = claim_period(&txn, admin, span, period_id, now).await?;
-    if !claimed {
-        let existing = find_period(&txn, &scope, span).await?;
+    if let Some(existing) = find_period(&txn, &scope, span).await? {
         return Ok(existing.into());
     }
-    refuse_overlap(&txn, &scope, span, period_id).await?;
+    let covers_from = next_cutoff(&txn, &scope, span).await?;
+    let period_id = PeriodId::generate();
+    insert_period(&txn, admin, span, covers_from, period_id, now).await?;
 
-    collect_lines(&txn, &scope, period_id, span.ends_at()).await?;
-    let totals = installer_totals(&txn, period_id).await?;
+    let cover = Cover {
+        period: period_id,
+        from: covers_from,
+        until: span.ends_at(),
+    };
+    let totals = installer_totals(&txn, &scope, &cover).await?;
     let deadline = now + Duration::days(i64::from(dispute_days));
-    write_statements(&txn, &scope, period_id, &totals, deadline, now).await?;
+    write_statements(&txn, &scope, &cover, &totals, deadline, now).await?;
     write_firm_statements(&txn, &scope, period_id, &totals, now).await?;
     notify_installers(&txn, &scope, &totals, span, now).await?;
 
@@ -153,14 +171,82 @@ async fn try_close(
     })
 }
 
-/// Inserts the period unless it exists; answers whether this call did.
-async fn claim_period(
+/// The time to give a ledger line posted at `now`: `now`, or the latest
+/// close's cutoff when `now` is behind it (a server whose clock lags), so
+/// that a line posted after a close always lands on a later statement and
+/// a closed statement's lines never change.
+pub async fn posting_time(
+    db: &impl ConnectionTrait,
+    scope: &TenantScope,
+    now: DateTime<Utc>,
+) -> anyhow::Result<DateTime<Utc>> {
+    let cutoff: Option<DateTime<Utc>> = scope
+        .select::<settlement_period::Entity>()
+        .select_only()
+        .column(settlement_period::Column::EndsAt)
+        .order_by_desc(settlement_period::Column::EndsAt)
+        .into_tuple()
+        .one(db)
+        .await
+        .context("failed to load the latest close's cutoff")?;
+    Ok(cutoff.map_or(now, |cutoff| Ord::max(now, cutoff)))
+}
+
+/// What a period's statements hold: lines posted in `from..until`.
+struct Cover {
+    period: PeriodId,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+}
+
+/// Where the next period starts: the latest period's end, or the epoch for
+/// a tenant's first. Refuses a period that is not after every closed one.
+async fn next_cutoff(
+    db: &impl ConnectionTrait,
+    scope: &TenantScope,
+    span: PeriodSpan,
+) -> Result<DateTime<Utc>, ClosePeriodError> {
+    let latest = scope
+        .select::<settlement_period::Entity>()
+        .order_by_desc(settlement_period::Column::EndsAt)
+        .one(db)
+        .await
+        .context("failed to load the latest period")?;
+    let Some(latest) = latest else {
+        return Ok(DateTime::<Utc>::UNIX_EPOCH);
+    };
+    if latest.ends_at <= span.starts_at() {
+        return Ok(latest.ends_at);
+    }
+    let overlapping = scope
+        .select::<settlement_period::Entity>()
+        .filter(settlement_period::Column::StartsOn.lte(span.last_day.to_string()))
+        .filter(settlement_period::Column::EndsOn.gte(span.first_day.to_string()))
+        .one(db)
+        .await
+        .context("failed to look for overlapping periods")?;
+    Err(match overlapping {
+        // The same period, closed by a concurrent call that committed after
+        // this one looked for it: the retry answers it.
+        Some(same)
+            if same.starts_on == span.first_day.to_string()
+                && same.ends_on == span.last_day.to_string() =>
+        {
+            ClosePeriodError::Raced
+        }
+        Some(other) => ClosePeriodError::Overlaps(other.starts_on, other.ends_on),
+        None => ClosePeriodError::OutOfOrder(latest.starts_on, latest.ends_on),
+    })
+}
+
+async fn insert_period(
     db: &impl ConnectionTrait,
     admin: &Principal,
     span: PeriodSpan,
+    covers_from: DateTime<Utc>,
     id: PeriodId,
     now: DateTime<Utc>,
-) -> anyhow::Result<bool> {
+) -> Result<(), ClosePeriodError> {
     let row = settlement_period::ActiveModel {
         id: Set(id.as_uuid()),
         tenant_id: Set(admin.tenant_id().as_uuid()),
@@ -168,25 +254,17 @@ async fn claim_period(
         ends_on: Set(span.last_day.to_string()),
         starts_at: Set(span.starts_at()),
         ends_at: Set(span.ends_at()),
+        covers_from: Set(covers_from),
         cadence: Set(cadence_of(span).to_owned()),
         statements: Set(0),
         closed_by: Set(admin.user_id().as_uuid()),
         closed_at: Set(now),
     };
-    let inserted = settlement_period::Entity::insert(row)
-        .on_conflict(
-            OnConflict::columns([
-                settlement_period::Column::TenantId,
-                settlement_period::Column::StartsOn,
-                settlement_period::Column::EndsOn,
-            ])
-            .do_nothing()
-            .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await
-        .context("failed to record a period")?;
-    Ok(inserted == 1)
+    match settlement_period::Entity::insert(row).exec_without_returning(db).await {
+        Ok(_) => Ok(()),
+        Err(e) if crate::db::is_unique_violation(&e) => Err(ClosePeriodError::Raced),
+        Err(e) => Err(anyhow::Error::new(e).context("failed to record a period").into()),
+    }
 }
 
 /// A span of seven days is a week; any other validated span is a month.
@@ -202,95 +280,14 @@ async fn find_period(
     db: &impl ConnectionTrait,
     scope: &TenantScope,
     span: PeriodSpan,
-) -> anyhow::Result<settlement_period::Model> {
+) -> anyhow::Result<Option<settlement_period::Model>> {
     scope
         .select::<settlement_period::Entity>()
         .filter(settlement_period::Column::StartsOn.eq(span.first_day.to_string()))
         .filter(settlement_period::Column::EndsOn.eq(span.last_day.to_string()))
         .one(db)
         .await
-        .context("failed to load a period")?
-        .context("a claimed period is missing")
-}
-
-async fn refuse_overlap(
-    db: &impl ConnectionTrait,
-    scope: &TenantScope,
-    span: PeriodSpan,
-    id: PeriodId,
-) -> Result<(), ClosePeriodError> {
-    let other = scope
-        .select::<settlement_period::Entity>()
-        .filter(settlement_period::Column::Id.ne(id.as_uuid()))
-        .filter(settlement_period::Column::StartsOn.lte(span.last_day.to_string()))
-        .filter(settlement_period::Column::EndsOn.gte(span.first_day.to_string()))
-        .one(db)
-        .await
-        .context("failed to look for overlapping periods")?;
-    match other {
-        Some(other) => Err(ClosePeriodError::Overlaps(other.starts_on, other.ends_on)),
-        None => Ok(()),
-    }
-}
-
-/// Copies every unsettled ledger line posted before `ends_at` into the
-/// period, in one statement.
-async fn collect_lines(
-    db: &impl ConnectionTrait,
-    scope: &TenantScope,
-    period: PeriodId,
-    ends_at: DateTime<Utc>,
-) -> anyhow::Result<()> {
-    let ledger = Alias::new("ledger");
-    let held = Alias::new("held");
-    let unsettled = Query::select()
-        .expr(Expr::col((ledger.clone(), earnings_line::Column::Id)))
-        .expr(Expr::col((ledger.clone(), earnings_line::Column::TenantId)))
-        .expr(Expr::val(period.as_uuid()))
-        .expr(Expr::col((
-            ledger.clone(),
-            earnings_line::Column::InstallerId,
-        )))
-        .expr(Expr::col((
-            ledger.clone(),
-            earnings_line::Column::AmountFen,
-        )))
-        .from_as(earnings_line::Entity, ledger.clone())
-        .and_where(
-            Expr::col((ledger.clone(), earnings_line::Column::TenantId))
-                .eq(scope.tenant_id().as_uuid()),
-        )
-        .and_where(Expr::col((ledger.clone(), earnings_line::Column::PostedAt)).lt(ends_at))
-        .and_where(
-            Expr::exists(
-                Query::select()
-                    .expr(Expr::val(1))
-                    .from_as(statement_line::Entity, held.clone())
-                    .and_where(
-                        Expr::col((held.clone(), statement_line::Column::EarningsLineId))
-                            .equals((ledger.clone(), earnings_line::Column::Id)),
-                    )
-                    .to_owned(),
-            )
-            .not(),
-        )
-        .to_owned();
-    let insert = Query::insert()
-        .into_table(statement_line::Entity)
-        .columns([
-            statement_line::Column::EarningsLineId,
-            statement_line::Column::TenantId,
-            statement_line::Column::PeriodId,
-            statement_line::Column::InstallerId,
-            statement_line::Column::AmountFen,
-        ])
-        .select_from(unsettled)
-        .context("failed to build the line copy")?
-        .to_owned();
-    db.execute(&insert)
-        .await
-        .context("failed to collect a period's lines")?;
-    Ok(())
+        .context("failed to load a period")
 }
 
 /// One installer's share of a period.
@@ -304,30 +301,31 @@ pub(crate) struct InstallerTotal {
 
 async fn installer_totals(
     db: &impl ConnectionTrait,
-    period: PeriodId,
+    scope: &TenantScope,
+    cover: &Cover,
 ) -> anyhow::Result<Vec<InstallerTotal>> {
-    let lines = Alias::new("lines");
+    let ledger = Alias::new("ledger");
     let query = Query::select()
-        .expr(Expr::col((
-            lines.clone(),
-            statement_line::Column::InstallerId,
-        )))
+        .expr(Expr::col((ledger.clone(), earnings_line::Column::InstallerId)))
         .expr(Expr::col((user::Entity, user::Column::PartnerId)))
-        .expr(Func::count(Expr::col((
-            lines.clone(),
-            statement_line::Column::EarningsLineId,
-        ))))
-        .expr(Expr::cust("CAST(SUM(lines.amount_fen) AS BIGINT)"))
-        .from_as(statement_line::Entity, lines.clone())
+        .expr(Func::count(Expr::col((ledger.clone(), earnings_line::Column::Id))))
+        .expr(Func::cast_as(
+            Func::sum(Expr::col((ledger.clone(), earnings_line::Column::AmountFen))),
+            Alias::new("BIGINT"),
+        ))
+        .from_as(earnings_line::Entity, ledger.clone())
         .left_join(
             user::Entity,
             Expr::col((user::Entity, user::Column::Id))
-                .equals((lines.clone(), statement_line::Column::InstallerId)),
+                .equals((ledger.clone(), earnings_line::Column::InstallerId)),
         )
         .and_where(
-            Expr::col((lines.clone(), statement_line::Column::PeriodId)).eq(period.as_uuid()),
+            Expr::col((ledger.clone(), earnings_line::Column::TenantId))
+                .eq(scope.tenant_id().as_uuid()),
         )
-        .group_by_col((lines.clone(), statement_line::Column::InstallerId))
+        .and_where(Expr::col((ledger.clone(), earnings_line::Column::PostedAt)).gte(cover.from))
+        .and_where(Expr::col((ledger.clone(), earnings_line::Column::PostedAt)).lt(cover.until))
+        .group_by_col((ledger.clone(), earnings_line::Column::InstallerId))
         .group_by_col((user::Entity, user::Column::PartnerId))
         .to_owned();
     let rows = db
@@ -353,12 +351,13 @@ async fn installer_totals(
 async fn write_statements(
     db: &impl ConnectionTrait,
     scope: &TenantScope,
-    period: PeriodId,
+    cover: &Cover,
     totals: &[InstallerTotal],
     deadline: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    for batch in totals.chunks(BATCH_ROWS) {
+    // The statements table is the widest of the two written here.
+    for batch in totals.chunks(batch_rows(18)) {
         let mut statements = Vec::with_capacity(batch.len());
         let mut audit = Vec::with_capacity(batch.len());
         for share in batch {
@@ -366,10 +365,12 @@ async fn write_statements(
             statements.push(statement::ActiveModel {
                 id: Set(id),
                 tenant_id: Set(scope.tenant_id().as_uuid()),
-                period_id: Set(period.as_uuid()),
+                period_id: Set(cover.period.as_uuid()),
                 installer_id: Set(share.installer),
                 partner_id: Set(share.partner),
                 status: Set(StatementStatus::Issued.as_str().to_owned()),
+                covers_from: Set(cover.from),
+                covers_until: Set(cover.until),
                 lines_count: Set(share.lines),
                 lines_total_fen: Set(share.total_fen),
                 adjustments_total_fen: Set(0),
@@ -427,7 +428,7 @@ async fn write_firm_statements(
             created_at: Set(now),
         })
         .collect();
-    for batch in rows.chunks(BATCH_ROWS) {
+    for batch in rows.chunks(batch_rows(5)) {
         firm_statement::Entity::insert_many(batch.to_vec())
             .exec_without_returning(db)
             .await
@@ -462,7 +463,7 @@ async fn notify_installers(
             },
         })
         .collect();
-    for batch in notes.chunks(BATCH_ROWS) {
+    for batch in notes.chunks(batch_rows(15)) {
         notifications::write_many(db, scope, batch.to_vec(), now).await?;
     }
     Ok(())

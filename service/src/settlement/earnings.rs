@@ -6,10 +6,10 @@ use std::collections::{HashMap, HashSet};
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use scrm_entity::{earnings_line, statement, statement_line};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Query};
+use scrm_entity::{earnings_line, statement};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, PaginatorTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection,
     QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 use serde::Serialize;
@@ -151,7 +151,7 @@ pub async fn list_my_earnings(
         .fetch_newest_first(db, query, earnings_line::Column::Id, |r| r.id)
         .await
         .context("failed to list ledger lines")?;
-    let statements = statements_of_lines(db, &scope, rows.items.iter().map(|r| r.id)).await?;
+    let statements = statements_of_lines(db, &scope, &rows.items).await?;
     let numbers =
         super::views::order_numbers(db, &scope, rows.items.iter().map(|r| r.work_order_id)).await?;
     Ok(rows.map(|r| MyEarningsLine {
@@ -168,50 +168,40 @@ pub async fn list_my_earnings(
     }))
 }
 
-/// The statement that holds each of `lines`, where one does.
+/// The statement that holds each of `lines`, where one does: the one of
+/// the line's installer whose span covers its posting time.
 async fn statements_of_lines(
     db: &impl ConnectionTrait,
     scope: &TenantScope,
-    lines: impl Iterator<Item = Uuid>,
+    lines: &[earnings_line::Model],
 ) -> anyhow::Result<HashMap<Uuid, Uuid>> {
-    let lines: Vec<Uuid> = lines.collect();
-    if lines.is_empty() {
+    let Some(earliest) = lines.iter().map(|l| l.posted_at).min() else {
         return Ok(HashMap::new());
-    }
-    let held: Vec<(Uuid, Uuid, Uuid)> = scope
-        .select::<statement_line::Entity>()
-        .select_only()
-        .column(statement_line::Column::EarningsLineId)
-        .column(statement_line::Column::PeriodId)
-        .column(statement_line::Column::InstallerId)
-        .filter(statement_line::Column::EarningsLineId.is_in(lines))
-        .into_tuple()
+    };
+    let installers: HashSet<Uuid> = lines.iter().map(|l| l.installer_id).collect();
+    let covering = scope
+        .select::<statement::Entity>()
+        .filter(statement::Column::InstallerId.is_in(installers))
+        .filter(statement::Column::CoversUntil.gt(earliest))
         .all(db)
         .await
         .context("failed to find lines' statements")?;
-    let mut by_key = HashMap::new();
-    for (period, installer) in held.iter().map(|(_, p, i)| (*p, *i)) {
-        if by_key.contains_key(&(period, installer)) {
-            continue;
-        }
-        let id: Option<Uuid> = scope
-            .select::<statement::Entity>()
-            .select_only()
-            .column(statement::Column::Id)
-            .filter(statement::Column::PeriodId.eq(period))
-            .filter(statement::Column::InstallerId.eq(installer))
-            .into_tuple()
-            .one(db)
-            .await
-            .context("failed to find a statement")?;
-        if let Some(id) = id {
-            by_key.insert((period, installer), id);
-        }
-    }
-    Ok(held
-        .into_iter()
-        .filter_map(|(line, p, i)| by_key.get(&(p, i)).map(|s| (line, *s)))
+    Ok(lines
+        .iter()
+        .filter_map(|line| {
+            covering
+                .iter()
+                .find(|s| covers(s, line))
+                .map(|s| (line.id, s.id))
+        })
         .collect())
+}
+
+/// Whether `statement` holds `line`.
+fn covers(statement: &statement::Model, line: &earnings_line::Model) -> bool {
+    statement.installer_id == line.installer_id
+        && statement.covers_from <= line.posted_at
+        && line.posted_at < statement.covers_until
 }
 
 /// Whether every ledger line of an order sits on a statement its installer
@@ -222,48 +212,32 @@ pub async fn order_is_settled(
     scope: &TenantScope,
     order: WorkOrderId,
 ) -> anyhow::Result<bool> {
-    let lines = Query::select()
-        .column(earnings_line::Column::Id)
-        .from(earnings_line::Entity)
-        .and_where(earnings_line::Column::TenantId.eq(scope.tenant_id().as_uuid()))
-        .and_where(earnings_line::Column::WorkOrderId.eq(order.as_uuid()))
-        .to_owned();
-    let held: Vec<(Uuid, Uuid)> = scope
-        .select::<statement_line::Entity>()
+    let lines = scope
+        .select::<earnings_line::Entity>()
+        .filter(earnings_line::Column::WorkOrderId.eq(order.as_uuid()))
+        .all(db)
+        .await
+        .context("failed to load an order's ledger")?;
+    if lines.is_empty() {
+        return Ok(false);
+    }
+    let held = statements_of_lines(db, scope, &lines).await?;
+    if held.len() < lines.len() {
+        return Ok(false);
+    }
+    let ids: HashSet<Uuid> = held.into_values().collect();
+    let statuses: Vec<String> = scope
+        .select::<statement::Entity>()
         .select_only()
-        .column(statement_line::Column::PeriodId)
-        .column(statement_line::Column::InstallerId)
-        .filter(statement_line::Column::EarningsLineId.in_subquery(lines))
+        .column(statement::Column::Status)
+        .filter(statement::Column::Id.is_in(ids))
         .into_tuple()
         .all(db)
         .await
-        .context("failed to find an order's statement lines")?;
-    let total = scope
-        .select::<earnings_line::Entity>()
-        .filter(earnings_line::Column::WorkOrderId.eq(order.as_uuid()))
-        .count(db)
-        .await
-        .context("failed to count ledger lines")?;
-    if total == 0 || (held.len() as u64) < total {
-        return Ok(false);
-    }
-    let statements: HashSet<(Uuid, Uuid)> = held.into_iter().collect();
-    for (period, installer) in statements {
-        let status: Option<String> = scope
-            .select::<statement::Entity>()
-            .select_only()
-            .column(statement::Column::Status)
-            .filter(statement::Column::PeriodId.eq(period))
-            .filter(statement::Column::InstallerId.eq(installer))
-            .into_tuple()
-            .one(db)
-            .await
-            .context("failed to load a statement's status")?;
-        if !status.is_some_and(|s| SETTLED_STATUSES.contains(&s.as_str())) {
-            return Ok(false);
-        }
-    }
-    Ok(true)
+        .context("failed to load statements' statuses")?;
+    Ok(statuses
+        .iter()
+        .all(|s| SETTLED_STATUSES.contains(&s.as_str())))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -335,6 +309,7 @@ async fn try_reward(
     };
     let highest = ledger.iter().map(|l| l.line_no).max().unwrap_or(0);
     let line_no = Ord::max(highest, REWARD_LINES - 1) + 1;
+    let now = super::close::posting_time(&txn, &scope, now).await?;
     let id = Uuid::now_v7();
     let (kind, label) = if amount.get() >= 0 {
         (REWARD, "奖励")

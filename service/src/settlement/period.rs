@@ -32,6 +32,11 @@ impl Cadence {
     }
 }
 
+/// How long after its end a period can be closed: longer than any posting
+/// transaction runs and any drift between the servers' clocks, so that no
+/// line can be posted behind a close's cutoff.
+pub const CLOSE_GRACE: Duration = Duration::minutes(10);
+
 /// China Standard Time's offset from UTC.
 const CHINA_OFFSET: Duration = Duration::hours(8);
 
@@ -79,14 +84,14 @@ pub enum SpanError {
     NotAWeek,
     #[error("a monthly period runs from the first to the last day of one month")]
     NotAMonth,
-    #[error("the period has not ended yet: it can be closed from {0} (China Standard Time)")]
-    NotEnded(NaiveDate),
+    #[error("the period is not over yet: it can be closed from {0}")]
+    NotEnded(DateTime<Utc>),
 }
 
 /// Parses `from` and `to` (inclusive, `YYYY-MM-DD`) and checks that they
-/// make one whole period of `cadence` that ended before `now`. Statements
-/// are only drawn up for a period that is over, so that no line posted
-/// within it can arrive after its close.
+/// make one whole period of `cadence` that ended at least [`CLOSE_GRACE`]
+/// before `now`. Statements are only drawn up for a period that is over,
+/// so that no line posted within it can arrive after its close.
 pub fn parse_span(
     from: &str,
     to: &str,
@@ -111,8 +116,8 @@ pub fn parse_span(
         first_day,
         last_day,
     };
-    if span.ends_at() > now {
-        return Err(SpanError::NotEnded(last_day + Duration::days(1)));
+    if span.ends_at() + CLOSE_GRACE > now {
+        return Err(SpanError::NotEnded(span.ends_at() + CLOSE_GRACE));
     }
     Ok(span)
 }
@@ -174,19 +179,19 @@ mod tests {
 
     #[test]
     fn a_period_closes_only_once_its_last_day_is_over_in_china() {
-        // 2026-11-30 ends at 16:00Z in China.
+        // 2026-11-30 ends at 16:00Z in China; a close waits ten minutes more.
         let early = parse_span(
             "2026-11-01",
             "2026-11-30",
             Cadence::Month,
-            at("2026-11-30T15:59:59Z"),
+            at("2026-11-30T16:09:59Z"),
         );
         assert!(matches!(early, Err(SpanError::NotEnded(_))));
         let on_time = parse_span(
             "2026-11-01",
             "2026-11-30",
             Cadence::Month,
-            at("2026-11-30T16:00:00Z"),
+            at("2026-11-30T16:10:00Z"),
         );
         assert!(on_time.is_ok());
     }

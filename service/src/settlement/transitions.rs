@@ -8,7 +8,7 @@
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use scrm_entity::{
-    statement, statement_adjustment, statement_audit, statement_dispute, statement_line,
+    earnings_line, statement, statement_adjustment, statement_audit, statement_dispute,
 };
 use sea_orm::sea_query::{Expr, ExprTrait, LockType};
 use sea_orm::{
@@ -154,10 +154,11 @@ async fn ensure_line_on_statement(
     row: &statement::Model,
     line: Uuid,
 ) -> Outcome<()> {
-    let held = statement_line::Entity::find_by_id(line)
-        .filter(statement_line::Column::TenantId.eq(row.tenant_id))
-        .filter(statement_line::Column::PeriodId.eq(row.period_id))
-        .filter(statement_line::Column::InstallerId.eq(row.installer_id))
+    let held = earnings_line::Entity::find_by_id(line)
+        .filter(earnings_line::Column::TenantId.eq(row.tenant_id))
+        .filter(earnings_line::Column::InstallerId.eq(row.installer_id))
+        .filter(earnings_line::Column::PostedAt.gte(row.covers_from))
+        .filter(earnings_line::Column::PostedAt.lt(row.covers_until))
         .count(db)
         .await
         .context("failed to look up a statement line")?;

@@ -9,9 +9,8 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use scrm_entity::{
     earnings_line, firm_statement, partner, settlement_period, statement, statement_adjustment,
-    statement_audit, statement_dispute, statement_line, user, work_order,
+    statement_audit, statement_dispute, user, work_order,
 };
-use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Serialize;
 use uuid::Uuid;
@@ -274,15 +273,11 @@ async fn lines_of(
     row: &statement::Model,
     limit: Option<u64>,
 ) -> anyhow::Result<Vec<StatementLine>> {
-    let held = Query::select()
-        .column(statement_line::Column::EarningsLineId)
-        .from(statement_line::Entity)
-        .and_where(statement_line::Column::PeriodId.eq(row.period_id))
-        .and_where(statement_line::Column::InstallerId.eq(row.installer_id))
-        .to_owned();
     let mut query = scope
         .select::<earnings_line::Entity>()
-        .filter(earnings_line::Column::Id.in_subquery(held))
+        .filter(earnings_line::Column::InstallerId.eq(row.installer_id))
+        .filter(earnings_line::Column::PostedAt.gte(row.covers_from))
+        .filter(earnings_line::Column::PostedAt.lt(row.covers_until))
         .order_by_asc(earnings_line::Column::PostedAt)
         .order_by_asc(earnings_line::Column::Id);
     if let Some(limit) = limit {
