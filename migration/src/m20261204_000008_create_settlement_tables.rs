@@ -77,7 +77,13 @@ async fn create_periods(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
     )
     .await?;
     // No two periods may start from the same cutoff: the chain never forks.
-    index(manager, "settlement_periods", &["tenant_id", "covers_from"], true).await
+    index(
+        manager,
+        "settlement_periods",
+        &["tenant_id", "covers_from"],
+        true,
+    )
+    .await
 }
 
 async fn create_statements(manager: &SchemaManager<'_>) -> Result<(), DbErr> {

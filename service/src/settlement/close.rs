@@ -21,7 +21,9 @@ use std::collections::BTreeSet;
 
 use anyhow::Context;
 use chrono::{DateTime, Duration, SubsecRound, Utc};
-use scrm_entity::{earnings_line, firm_statement, settlement_period, statement, statement_audit, user};
+use scrm_entity::{
+    earnings_line, firm_statement, settlement_period, statement, statement_audit, user,
+};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
@@ -260,10 +262,15 @@ async fn insert_period(
         closed_by: Set(admin.user_id().as_uuid()),
         closed_at: Set(now),
     };
-    match settlement_period::Entity::insert(row).exec_without_returning(db).await {
+    match settlement_period::Entity::insert(row)
+        .exec_without_returning(db)
+        .await
+    {
         Ok(_) => Ok(()),
         Err(e) if crate::db::is_unique_violation(&e) => Err(ClosePeriodError::Raced),
-        Err(e) => Err(anyhow::Error::new(e).context("failed to record a period").into()),
+        Err(e) => Err(anyhow::Error::new(e)
+            .context("failed to record a period")
+            .into()),
     }
 }
 
@@ -304,29 +311,44 @@ async fn installer_totals(
     scope: &TenantScope,
     cover: &Cover,
 ) -> anyhow::Result<Vec<InstallerTotal>> {
-    let ledger = Alias::new("ledger");
+    // Totals first, then the partner firm of each installer: grouping the
+    // ledger alone lets the database hash-aggregate it, where grouping it
+    // joined to users would sort every line.
+    let totals = Alias::new("totals");
+    let (count, total) = (Alias::new("lines"), Alias::new("total_fen"));
+    let per_installer = Query::select()
+        .column(earnings_line::Column::InstallerId)
+        .expr_as(
+            Func::count(Expr::col(earnings_line::Column::Id)),
+            count.clone(),
+        )
+        .expr_as(
+            Func::cast_as(
+                Func::sum(Expr::col(earnings_line::Column::AmountFen)),
+                Alias::new("BIGINT"),
+            ),
+            total.clone(),
+        )
+        .from(earnings_line::Entity)
+        .and_where(earnings_line::Column::TenantId.eq(scope.tenant_id().as_uuid()))
+        .and_where(earnings_line::Column::PostedAt.gte(cover.from))
+        .and_where(earnings_line::Column::PostedAt.lt(cover.until))
+        .group_by_col(earnings_line::Column::InstallerId)
+        .to_owned();
     let query = Query::select()
-        .expr(Expr::col((ledger.clone(), earnings_line::Column::InstallerId)))
+        .expr(Expr::col((
+            totals.clone(),
+            earnings_line::Column::InstallerId,
+        )))
         .expr(Expr::col((user::Entity, user::Column::PartnerId)))
-        .expr(Func::count(Expr::col((ledger.clone(), earnings_line::Column::Id))))
-        .expr(Func::cast_as(
-            Func::sum(Expr::col((ledger.clone(), earnings_line::Column::AmountFen))),
-            Alias::new("BIGINT"),
-        ))
-        .from_as(earnings_line::Entity, ledger.clone())
+        .expr(Expr::col((totals.clone(), count)))
+        .expr(Expr::col((totals.clone(), total)))
+        .from_subquery(per_installer, totals.clone())
         .left_join(
             user::Entity,
             Expr::col((user::Entity, user::Column::Id))
-                .equals((ledger.clone(), earnings_line::Column::InstallerId)),
+                .equals((totals.clone(), earnings_line::Column::InstallerId)),
         )
-        .and_where(
-            Expr::col((ledger.clone(), earnings_line::Column::TenantId))
-                .eq(scope.tenant_id().as_uuid()),
-        )
-        .and_where(Expr::col((ledger.clone(), earnings_line::Column::PostedAt)).gte(cover.from))
-        .and_where(Expr::col((ledger.clone(), earnings_line::Column::PostedAt)).lt(cover.until))
-        .group_by_col((ledger.clone(), earnings_line::Column::InstallerId))
-        .group_by_col((user::Entity, user::Column::PartnerId))
         .to_owned();
     let rows = db
         .query_all(&query)

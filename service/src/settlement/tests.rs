@@ -38,20 +38,39 @@ use crate::tenancy::TenantScope;
 #[derive(Clone, Debug)]
 enum Step {
     /// Moves the clock on by `hours`.
-    Wait { hours: i64 },
+    Wait {
+        hours: i64,
+    },
     /// Posts a line of `amount` for installer `who`.
-    Post { who: usize, amount: i64 },
+    Post {
+        who: usize,
+        amount: i64,
+    },
     /// Reverses the `pick`-th posting not yet reversed.
-    Reverse { pick: usize },
+    Reverse {
+        pick: usize,
+    },
     /// Tries to close month `month`; one not over, or before a closed one,
     /// is refused.
-    Close { month: usize },
+    Close {
+        month: usize,
+    },
     /// Disputes the `pick`-th line of the `statement`-th statement.
-    Dispute { statement: usize, pick: usize },
+    Dispute {
+        statement: usize,
+        pick: usize,
+    },
     /// Resolves the `pick`-th open dispute: accepts with `amount` unless 0.
-    Resolve { pick: usize, amount: i64 },
-    Confirm { statement: usize },
-    Pay { statement: usize },
+    Resolve {
+        pick: usize,
+        amount: i64,
+    },
+    Confirm {
+        statement: usize,
+    },
+    Pay {
+        statement: usize,
+    },
 }
 
 const MONTHS: [(&str, &str); 4] = [
@@ -513,8 +532,10 @@ fn lines_posted_before_a_first_close_are_carried_into_it() {
         let db = sqlite().await;
         let mut case = Case::new(&db);
         let installer = case.installers[0].user_id().as_uuid();
-        case.post(installer, 10_000, "posting", at("2026-08-10T00:00:00Z")).await;
-        case.post(installer, 2_000, "posting", at("2026-10-10T00:00:00Z")).await;
+        case.post(installer, 10_000, "posting", at("2026-08-10T00:00:00Z"))
+            .await;
+        case.post(installer, 2_000, "posting", at("2026-10-10T00:00:00Z"))
+            .await;
 
         let now = at("2026-11-02T00:00:00Z");
         let closed = close_period(&db, &case.admin, MONTHS[2].0, MONTHS[2].1, now)
