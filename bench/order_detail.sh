@@ -31,73 +31,22 @@ CONNECTIONS="${BENCH_CONNECTIONS:-16}"
 DURATION="${BENCH_SECONDS:-30}"
 PATHS=2000
 PORT="${BENCH_PORT:-18082}"
-ORIGIN="http://127.0.0.1:$PORT"
-API="$ORIGIN/api/v1"
-LOGS="$(mktemp -d)"
 # The API serves alone (no worker): the jobs that the moves enqueue wait in
 # a stream of their own, in database 7.
 REDIS_URL="${BENCH_REDIS_URL:-redis://127.0.0.1:6379/7}"
 REDIS_STREAM=scrm-bench-orders:jobs
-export DATABASE_URL REDIS_URL REDIS_STREAM
-export JWT_SECRET="bench-only-signing-key-0123456789abcdef0123456789"
-export RUST_LOG="${RUST_LOG:-warn}"
-
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  echo "logs: $LOGS"
-}
-trap cleanup EXIT
-
-say() { printf '\n== %s\n' "$*"; }
-json() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
-sql() { psql "$DATABASE_URL" -qtA -v ON_ERROR_STOP=1 -c "$1"; }
-field() { sed -E "s/.* $1=([^ ]+).*/\1/" <<<"$2"; }
+source bench/common.sh
 
 say "building (release)"
 cargo build --release --bin scrm --quiet
 cargo build --release --example read_load --quiet
 
-say "fresh database $DB_NAME and stream $REDIS_STREAM"
-psql "$PG_ROOT/postgres" -q -c "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)"
-psql "$PG_ROOT/postgres" -q -c "CREATE DATABASE $DB_NAME"
-redis-cli -u "$REDIS_URL" DEL "$REDIS_STREAM" >/dev/null
-./target/release/scrm migrate >/dev/null
-./target/release/scrm create-admin --tenant bench --username admin \
-  --password 'bench-admin-pass' >/dev/null
-
-BIND="127.0.0.1:$PORT" ./target/release/scrm serve --no-worker >"$LOGS/api.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 100); do
-  curl -sf "$ORIGIN/readyz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-curl -sf "$ORIGIN/readyz" >/dev/null
+fresh_database
+start_api
 
 say "prices and an installer"
-login() {
-  curl -sS -f "$API/auth/login" -H 'content-type: application/json' \
-    -d '{"tenant":"bench","username":"'"$1"'","password":"'"$2"'"}' | json access_token
-}
 ADMIN=$(login admin bench-admin-pass)
-post() { # $1 = token, $2 = path, $3 = body
-  curl -sS -f "$API$2" -H "authorization: Bearer $1" \
-    -H 'content-type: application/json' -d "$3"
-}
-post "$ADMIN" /admin/service-items '{"code":"AC-INSTALL","name":"空调挂机安装","unit":"台"}' >/dev/null
-for tier in T1 T2 T3; do
-  post "$ADMIN" /admin/tiers '{"code":"'$tier'","name":"'$tier'档"}' >/dev/null
-done
-curl -sS -f -X PUT "$API/admin/region-tiers" -H "authorization: Bearer $ADMIN" \
-  -H 'content-type: application/json' \
-  -d '{"default_tier":"T3","mappings":[{"region_code":"44","tier":"T2"},
-        {"region_code":"4403","tier":"T1"}]}' >/dev/null
-LIST=$(post "$ADMIN" /admin/price-lists '{"name":"bench","effective_from":"2026-01-01T00:00:00Z",
-  "prices":[{"service_item":"AC-INSTALL","tier":"T1","unit_price_fen":12000},
-            {"service_item":"AC-INSTALL","tier":"T2","unit_price_fen":11000},
-            {"service_item":"AC-INSTALL","tier":"T3","unit_price_fen":10000}]}' | json id)
-post "$ADMIN" "/admin/price-lists/$LIST/publish" '{}' >/dev/null
+set_up_prices "$ADMIN"
 INSTALLER_ID=$(post "$ADMIN" /admin/users '{"username":"fitter","password":"bench-fitter-pass",
   "role":"installer","name":"李师傅","cooperation_mode":"employee"}' | json id)
 INSTALLER=$(login fitter bench-fitter-pass)

@@ -25,28 +25,12 @@ DATABASE_URL="$PG_ROOT/$DB_NAME?sslmode=disable"
 LINES="${BENCH_LINES:-1000000}"
 INSTALLERS="${BENCH_INSTALLERS:-10000}"
 PORT="${BENCH_PORT:-18081}"
-ORIGIN="http://127.0.0.1:$PORT"
-API="$ORIGIN/api/v1"
-LOGS="$(mktemp -d)"
 # The API serves alone (no worker), so that the figure is the close's own;
 # it needs a Redis for that, and gets database 6 and a stream of its own.
 REDIS_URL="${BENCH_REDIS_URL:-redis://127.0.0.1:6379/6}"
 REDIS_STREAM=scrm-bench-close:jobs
-export DATABASE_URL REDIS_URL REDIS_STREAM
-export JWT_SECRET="bench-only-signing-key-0123456789abcdef0123456789"
-export RUST_LOG="${RUST_LOG:-warn}"
+source bench/common.sh
 
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  echo "logs: $LOGS"
-}
-trap cleanup EXIT
-
-say() { printf '\n== %s\n' "$*"; }
-json() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
-sql() { psql "$DATABASE_URL" -qtA -v ON_ERROR_STOP=1 -c "$1"; }
 # The milliseconds one statement takes, by psql's own timing.
 timed_sql() {
   psql "$DATABASE_URL" -qtA -v ON_ERROR_STOP=1 -c '\timing on' -c "$1" |
@@ -57,25 +41,13 @@ say "building (release)"
 cargo build --release --bin scrm --quiet
 cargo build --release --example read_load --quiet
 
-say "fresh database $DB_NAME"
-psql "$PG_ROOT/postgres" -q -c "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)"
-psql "$PG_ROOT/postgres" -q -c "CREATE DATABASE $DB_NAME"
-./target/release/scrm create-admin --tenant bench --username admin \
-  --password 'bench-admin-pass' >/dev/null
-
-BIND="127.0.0.1:$PORT" ./target/release/scrm serve --no-worker >"$LOGS/api.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 100); do
-  curl -sf "$ORIGIN/readyz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-ADMIN=$(curl -sS "$API/auth/login" -H 'content-type: application/json' \
-  -d '{"tenant":"bench","username":"admin","password":"bench-admin-pass"}' | json access_token)
+fresh_database
+start_api
+ADMIN=$(login admin bench-admin-pass)
 curl -sS -f "$API/admin/users" -H "authorization: Bearer $ADMIN" -H 'content-type: application/json' \
   -d '{"username":"reader","password":"bench-reader-pass","role":"installer","name":"读者",
        "cooperation_mode":"employee"}' >/dev/null
-READER=$(curl -sS "$API/auth/login" -H 'content-type: application/json' \
-  -d '{"tenant":"bench","username":"reader","password":"bench-reader-pass"}' | json access_token)
+READER=$(login reader bench-reader-pass)
 TENANT=$(sql "SELECT id FROM tenants WHERE code = 'bench'")
 READER_ID=$(sql "SELECT id FROM users WHERE username = 'reader'")
 
@@ -157,7 +129,6 @@ wait "$READ_LOADER"
 closed "$LOADED" 2026-11-01
 LOADED_MS=$(ms "$LOADED")
 READ=$(grep '^RESULT' "$LOGS/read.txt")
-field() { sed -E "s/.* $1=([^ ]+).*/\1/" <<<"$2"; }
 
 say "checks"
 HELD=$(sql "SELECT sum(lines_count) FROM statements")

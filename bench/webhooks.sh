@@ -30,65 +30,20 @@ CONNECTIONS="${BENCH_CONNECTIONS:-32}"
 WORKERS="${BENCH_WORKERS:-2}"
 WARMUP="${BENCH_WARMUP:-5000}"
 PORT="${BENCH_PORT:-18080}"
-ORIGIN="http://127.0.0.1:$PORT"
-API="$ORIGIN/api/v1"
-LOGS="$(mktemp -d)"
-export DATABASE_URL REDIS_URL REDIS_STREAM
-export JWT_SECRET="bench-only-signing-key-0123456789abcdef0123456789"
-export RUST_LOG="${RUST_LOG:-warn}"
-
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  echo "logs: $LOGS"
-}
-trap cleanup EXIT
-
-say() { printf '\n== %s\n' "$*"; }
-json() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
-sql() { psql "$DATABASE_URL" -qtA -c "$1"; }
+source bench/common.sh
 redis() { redis-cli -u "$REDIS_URL" "$@"; }
 
 say "building (release)"
 cargo build --release --workspace --quiet
 cargo build --release --example webhook_load --quiet
 
-say "fresh database $DB_NAME and stream $REDIS_STREAM"
-psql "$PG_ROOT/postgres" -q -c "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)"
-psql "$PG_ROOT/postgres" -q -c "CREATE DATABASE $DB_NAME"
-redis DEL "$REDIS_STREAM" >/dev/null
-./target/release/scrm migrate >/dev/null
-./target/release/scrm create-admin --tenant bench --username admin \
-  --password 'bench-admin-pass' >/dev/null
-
-BIND="127.0.0.1:$PORT" ./target/release/scrm serve --no-worker >"$LOGS/api.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 100); do
-  curl -sf "$ORIGIN/readyz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-curl -sf "$ORIGIN/readyz" >/dev/null
+fresh_database
+start_api
 
 say "prices and a channel"
-ADMIN=$(curl -sS "$API/auth/login" -H 'content-type: application/json' \
-  -d '{"tenant":"bench","username":"admin","password":"bench-admin-pass"}' | json access_token)
-post() {
-  curl -sS -f "$API$1" -H "authorization: Bearer $ADMIN" \
-    -H 'content-type: application/json' -d "$2"
-}
-post /admin/service-items '{"code":"AC-INSTALL","name":"空调挂机安装","unit":"台"}' >/dev/null
-for tier in T1 T2 T3; do post /admin/tiers '{"code":"'$tier'","name":"'$tier'档"}' >/dev/null; done
-curl -sS -f -X PUT "$API/admin/region-tiers" -H "authorization: Bearer $ADMIN" \
-  -H 'content-type: application/json' \
-  -d '{"default_tier":"T3","mappings":[{"region_code":"44","tier":"T2"},{"region_code":"4403","tier":"T1"}]}' \
-  >/dev/null
-LIST=$(post /admin/price-lists '{"name":"bench","effective_from":"2026-01-01T00:00:00Z",
-  "prices":[{"service_item":"AC-INSTALL","tier":"T1","unit_price_fen":12000},
-            {"service_item":"AC-INSTALL","tier":"T2","unit_price_fen":11000},
-            {"service_item":"AC-INSTALL","tier":"T3","unit_price_fen":10000}]}' | json id)
-post "/admin/price-lists/$LIST/publish" '{}' >/dev/null
-CHANNEL=$(post /admin/webhook-channels '{"name":"bench shop"}')
+ADMIN=$(login admin bench-admin-pass)
+set_up_prices "$ADMIN"
+CHANNEL=$(post "$ADMIN" /admin/webhook-channels '{"name":"bench shop"}')
 CHANNEL_ID=$(printf '%s' "$CHANNEL" | json id)
 SECRET=$(printf '%s' "$CHANNEL" | json secret)
 TENANT_ID=$(sql "SELECT tenant_id FROM webhook_channels WHERE id = '$CHANNEL_ID'")
@@ -98,7 +53,6 @@ load() {
     --secret "$SECRET" --connections "$CONNECTIONS" "$@" | tee -a "$LOGS/load.txt" |
     grep '^RESULT'
 }
-field() { sed -E "s/.* $1=([^ ]+).*/\1/" <<<"$2"; }
 
 say "1. end-to-end order.paid per second, $WORKERS worker(s)"
 for _ in $(seq "$WORKERS"); do
