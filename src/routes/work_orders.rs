@@ -312,7 +312,7 @@ impl From<OrderSummary> for WorkOrderSummaryResponse {
                 .map(|(code, name)| RegionResponse {
                     code,
                     name,
-                    tier: None,
+                    tier: order.region_tier,
                 }),
             assignee: order.assignee.map(person),
             customer_name: order.customer_name,

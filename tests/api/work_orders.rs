@@ -568,3 +568,101 @@ async fn every_order_route_answers_each_role_as_its_ownership_says() {
         (Some("open"), Some("accepted"))
     );
 }
+
+#[tokio::test]
+async fn the_order_list_shows_each_orders_region_with_its_tier() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let shop = open_shop(&app).await;
+    let order = create_order(&app, &shop, "广东省深圳市南山区科技园科苑路15号3栋1201").await;
+
+    // Act
+    let list = json_of(app.get("/api/v1/work-orders", &shop.dispatcher).await).await;
+
+    // Assert
+    let listed = list["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|o| o["id"] == order["id"]))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        listed["region"],
+        json!({"code": "440305", "name": "广东省深圳市南山区", "tier": "T1"})
+    );
+}
+
+#[tokio::test]
+async fn a_partner_manager_sees_their_firms_orders_and_moves_none() {
+    // Arrange: two firms, a fitter of the north one, and each firm's manager.
+    let app = TestApp::spawn().await;
+    let shop = open_shop(&app).await;
+    let mut firms = Vec::new();
+    for name in ["北区服务商", "南区服务商"] {
+        let created = app
+            .post(
+                "/api/v1/admin/partners",
+                &shop.tenant.admin_token,
+                &json!({"name": name}),
+            )
+            .await;
+        assert_eq!(created.status(), StatusCode::CREATED);
+        firms.push(
+            json_of(created).await["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+    }
+    let fitter = app
+        .create_user(
+            &shop.tenant,
+            json!({"username": "north.fitter", "password": PASSWORD, "role": "installer",
+                   "name": "王强", "cooperation_mode": "partner", "partner_id": firms[0]}),
+        )
+        .await;
+    let mut managers = Vec::new();
+    for (username, firm) in [("north.boss", &firms[0]), ("south.boss", &firms[1])] {
+        app.create_user(
+            &shop.tenant,
+            json!({"username": username, "password": PASSWORD, "role": "partner_manager",
+                   "name": "经理", "partner_id": firm}),
+        )
+        .await;
+        managers.push(app.token("acme", username, PASSWORD).await);
+    }
+    let order = create_order(&app, &shop, "深圳南山科技园").await;
+    let id = order["id"].as_str().unwrap_or_default().to_owned();
+    act_ok(
+        &app,
+        &shop.dispatcher,
+        &id,
+        "assign",
+        json!({"assignee_id": fitter}),
+    )
+    .await;
+    let detail = format!("/api/v1/work-orders/{id}");
+    let status = |r: reqwest::Response| r.status().as_u16();
+
+    // Act and assert: the fitter's own manager reads the order and its
+    // earnings, and may neither move nor cancel it.
+    let own = &managers[0];
+    let seen = json_of(app.get(&detail, own).await).await;
+    assert_eq!(seen["id"], id.as_str());
+    assert!(seen["earnings"]["total_fen"].is_i64(), "{seen}");
+    let accept = format!("/api/v1/work-orders/{id}/actions/accept");
+    assert_eq!(status(app.post(&accept, own, &json!({})).await), 409);
+    let cancel = format!("/api/v1/work-orders/{id}/cancel");
+    let reason = json!({"reason": "测试"});
+    assert_eq!(status(app.post(&cancel, own, &reason).await), 404);
+    assert_eq!(status(app.get("/api/v1/work-orders", own).await), 404);
+    let mine = json_of(app.get("/api/v1/me/work-orders?status=open", own).await).await;
+    assert_eq!(mine["items"][0]["id"], id.as_str(), "{mine}");
+
+    // The other firm's manager learns nothing of it.
+    let other = &managers[1];
+    assert_eq!(status(app.get(&detail, other).await), 404);
+    assert_eq!(status(app.post(&accept, other, &json!({})).await), 404);
+    assert_eq!(status(app.post(&cancel, other, &reason).await), 404);
+    let theirs = json_of(app.get("/api/v1/me/work-orders?status=open", other).await).await;
+    assert_eq!(theirs["items"], json!([]));
+}

@@ -15,6 +15,8 @@ use super::view::names_of;
 use crate::auth::Principal;
 use crate::domain::{Role, UserId, WorkOrderId, WorkflowId};
 use crate::page::{Page, PageRequest};
+use crate::region_tiers::get_region_tiers;
+use crate::regions::RegionCode;
 use crate::tenancy::TenantScope;
 use crate::workflows::get_workflow;
 
@@ -43,6 +45,8 @@ pub struct OrderSummary {
     pub phase: String,
     pub region_code: Option<String>,
     pub region_name: Option<String>,
+    /// The tier the tenant's mapping gives the region now.
+    pub region_tier: Option<String>,
     pub assignee: Option<(UserId, String)>,
     pub customer_name: String,
     pub due_at: Option<DateTime<Utc>>,
@@ -72,7 +76,18 @@ pub async fn list_work_orders(
     let assignees: Vec<Uuid> = rows.items.iter().filter_map(|o| o.assignee_id).collect();
     let names = names_of(db, &scope, assignees).await?;
     let node_names = node_names(db, &scope, &rows.items).await?;
+    // One read of the tenant's mapping serves the whole page.
+    let tiers = if rows.items.iter().any(|o| o.region_code.is_some()) {
+        Some(get_region_tiers(db, &scope).await?)
+    } else {
+        None
+    };
+    let tier_of = |code: Option<&str>| {
+        let code = RegionCode::parse(code?).ok()?;
+        tiers.as_ref()?.tier_of(&code).map(str::to_owned)
+    };
     Ok(rows.map(|order| OrderSummary {
+        region_tier: tier_of(order.region_code.as_deref()),
         id: WorkOrderId::from_uuid(order.id),
         node_name: node_names
             .get(&(order.workflow_id, order.node_key.clone()))
