@@ -27,6 +27,9 @@ pub struct Settings {
     pub jwt_secret: SecretString,
     pub wechat: Option<WechatSettings>,
     pub log_format: LogFormat,
+    /// Webhook requests a second that one channel may send to this process
+    /// (`WEBHOOK_RATE_LIMIT`), in bursts of twice that; `None` is no limit.
+    pub webhook_rate_limit: Option<u32>,
 }
 
 impl Settings {
@@ -47,9 +50,30 @@ impl Settings {
             redis_stream: redis_stream_from_env()?,
             wechat: wechat_from_env()?,
             log_format: LogFormat::from_env()?,
+            webhook_rate_limit: webhook_rate_limit_from_env()?,
             database,
             bind,
         })
+    }
+}
+
+/// The default allowance of one channel: far above what a shop's order flow
+/// sends, and low enough that a client stuck in a loop is held back.
+pub const DEFAULT_WEBHOOK_RATE_LIMIT: u32 = 1_000;
+
+/// `WEBHOOK_RATE_LIMIT`: a whole number of requests a second, or `0` for no
+/// limit.
+fn webhook_rate_limit_from_env() -> Result<Option<u32>, SettingsError> {
+    let Some(text) = non_empty_var("WEBHOOK_RATE_LIMIT") else {
+        return Ok(Some(DEFAULT_WEBHOOK_RATE_LIMIT));
+    };
+    match text.parse::<u32>() {
+        Ok(0) => Ok(None),
+        Ok(rate) => Ok(Some(rate)),
+        Err(_) => Err(SettingsError::new(
+            "WEBHOOK_RATE_LIMIT",
+            "must be a whole number of requests a second, or 0 for no limit",
+        )),
     }
 }
 

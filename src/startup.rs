@@ -24,6 +24,7 @@ use crate::configuration::Settings;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::openapi::ApiDoc;
+use crate::rate_limit::RateLimiter;
 use crate::routes;
 use crate::state::{AppState, Clock};
 use crate::telemetry::{RequestSpan, observe};
@@ -105,6 +106,7 @@ impl Application {
             redis_stream: settings.redis_stream.clone(),
             queue,
             clock: options.clock,
+            webhook_limiter: settings.webhook_rate_limit.map(RateLimiter::new),
         });
         let metrics = web::Data::new(metrics);
         let openapi = ApiDoc::openapi();

@@ -8,6 +8,8 @@ use scrm_service::auth::TokenKeys;
 use scrm_service::wechat::WechatClient;
 use scrm_worker::queue::Queue;
 
+use crate::rate_limit::RateLimiter;
+
 /// The application state, built once at startup.
 #[derive(Debug)]
 pub struct AppState {
@@ -21,6 +23,8 @@ pub struct AppState {
     pub redis_stream: String,
     pub queue: Arc<dyn Queue>,
     pub clock: Clock,
+    /// Per-channel allowance of the webhook endpoint; `None` is no limit.
+    pub webhook_limiter: Option<RateLimiter>,
 }
 
 /// The calendar that closing a settlement period goes by: a period can be

@@ -40,6 +40,7 @@ pub struct WebhookReceipt {
         (status = 401, body = Problem, content_type = "application/problem+json", description = "A signing header is missing, no signature is valid, or the timestamp is more than 5 minutes away."),
         (status = 404, body = Problem, content_type = "application/problem+json", description = "No such channel."),
         (status = 413, body = Problem, content_type = "application/problem+json", description = "The body is over 256 KiB."),
+        (status = 429, body = Problem, content_type = "application/problem+json", description = "`rate_limited`: the channel sent more than its allowance (1,000 a second per API process by default, in bursts of twice that); `Retry-After` says when to send again. Nothing was stored."),
     ))]
 pub async fn receive_webhook(
     state: web::Data<AppState>,
@@ -48,6 +49,18 @@ pub async fn receive_webhook(
     RawBody(body): RawBody<MAX_BODY_BYTES>,
 ) -> Result<HttpResponse, ApiError> {
     let channel_id = ChannelId::parse(&path).map_err(|_| ApiError::not_found())?;
+    if let Some(limiter) = &state.webhook_limiter {
+        limiter
+            .check(channel_id.as_uuid(), std::time::Instant::now())
+            .map_err(|wait| {
+                ApiError::new(
+                    actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    "This channel sent more webhooks than it may; send again after Retry-After.",
+                )
+                .retry_after(wait.as_secs().max(1))
+            })?;
+    }
     let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
     let headers = SignedHeaders {
         webhook_id: header("webhook-id"),

@@ -77,6 +77,8 @@ pub struct Setup {
     /// How far ahead of the system clock the server closes settlement
     /// periods, so that a test can close the month it posts earnings in.
     pub clock_ahead: Option<chrono::Duration>,
+    /// The per-channel webhook allowance; the default when unset.
+    pub webhook_rate_limit: Option<u32>,
 }
 
 impl TestApp {
@@ -85,6 +87,7 @@ impl TestApp {
             redis_url: redis_url(),
             no_worker: false,
             clock_ahead: None,
+            webhook_rate_limit: None,
         })
         .await
     }
@@ -125,6 +128,11 @@ impl TestApp {
                 api_base: wechat.uri(),
             }),
             log_format: LogFormat::Pretty,
+            webhook_rate_limit: Some(
+                setup
+                    .webhook_rate_limit
+                    .unwrap_or(scrm::configuration::DEFAULT_WEBHOOK_RATE_LIMIT),
+            ),
         };
         if std::env::var("TEST_LOG").is_ok() {
             scrm_worker::telemetry::init(LogFormat::Pretty);

@@ -291,3 +291,41 @@ async fn a_channel_is_listed_without_its_secret_and_its_name_is_unique() {
     );
     assert_problem(again, StatusCode::CONFLICT, "channel_exists").await;
 }
+
+#[tokio::test]
+async fn a_channel_over_its_allowance_gets_429_with_retry_after_and_nothing_is_stored() {
+    // Arrange: two a second, so bursts of four.
+    let app = TestApp::spawn_with(crate::helpers::Setup {
+        redis_url: crate::helpers::redis_url(),
+        webhook_rate_limit: Some(2),
+        ..crate::helpers::Setup::default()
+    })
+    .await;
+    let (acme, channel) = open_shop(&app).await;
+
+    // Act
+    let mut statuses = Vec::new();
+    let mut refused = None;
+    for n in 0..12 {
+        let event = paid(&format!("TB-30{n:02}"), "AC-INSTALL");
+        let response = deliver(&app, &channel, &format!("msg_{n}"), &event).await;
+        statuses.push(response.status().as_u16());
+        if response.status() == StatusCode::TOO_MANY_REQUESTS && refused.is_none() {
+            refused = Some(response);
+        }
+    }
+
+    // Assert
+    assert_eq!(statuses[..4], [202; 4], "{statuses:?}");
+    let refused = refused.unwrap_or_else(|| panic!("no request was refused: {statuses:?}"));
+    let wait: u64 = refused
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_default();
+    assert!(wait >= 1, "Retry-After is {wait}");
+    assert_problem(refused, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    let stored = statuses.iter().filter(|s| **s == 202).count();
+    assert_eq!(event_count(&app, &acme.admin_token).await, stored);
+}
