@@ -10,7 +10,7 @@ use chrono::Utc;
 use scrm_entity::{region_tier, tier_default};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    QueryOrder, Set,
 };
 use uuid::Uuid;
 
@@ -66,8 +66,7 @@ pub async fn put_region_tiers(
         .collect();
     check_mappings(&tier_ids, &default_tier, &mappings).map_err(PutRegionTiersError::Invalid)?;
 
-    let txn = db
-        .begin()
+    let txn = crate::db::begin(db)
         .await
         .context("failed to begin replacing region tiers")?;
     let tenant_id = scope.tenant_id().as_uuid();

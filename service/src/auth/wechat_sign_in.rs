@@ -5,7 +5,7 @@ use chrono::Utc;
 use scrm_entity::{user, wechat_account};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, QueryFilter, Set, TransactionTrait,
+    IntoActiveModel, QueryFilter, Set,
 };
 use secrecy::ExposeSecret;
 use uuid::Uuid;
@@ -172,8 +172,7 @@ async fn create_customer(
     tenant_id: Uuid,
     session: &WechatSession,
 ) -> anyhow::Result<user::Model> {
-    let txn = db
-        .begin()
+    let txn = crate::db::begin(db)
         .await
         .context("failed to begin creating a customer")?;
     let id = Uuid::now_v7();
