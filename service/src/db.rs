@@ -8,8 +8,8 @@ use scrm_migration::{Migrator, MigratorTrait};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Query};
 use sea_orm::{
     Condition, ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
-    DatabaseTransaction, DbErr, EntityTrait, Iterable, PrimaryKeyToColumn, QueryFilter, QueryOrder,
-    QuerySelect, SqliteTransactionMode, TransactionOptions, TransactionTrait, TryGetableMany,
+    DbErr, EntityTrait, Iterable, PrimaryKeyToColumn, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait, TryGetableMany,
 };
 
 /// The database URL used when `DATABASE_URL` is unset: a SQLite file in the
@@ -97,19 +97,6 @@ pub fn is_write_contention(error: &anyhow::Error) -> bool {
     })
 }
 
-/// Begins a transaction that will write. On SQLite it takes the write lock
-/// at `BEGIN` (`BEGIN IMMEDIATE`), so that a second writer waits out the
-/// busy timeout there; a deferred transaction that reads first and writes
-/// later would instead be refused at once, since SQLite cannot let it wait
-/// without risking a deadlock. PostgreSQL ignores the option.
-pub async fn begin(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
-    db.begin_with_options(TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..TransactionOptions::default()
-    })
-    .await
-}
-
 /// How often an operation is tried again when SQLite refuses a concurrent
 /// write.
 const CONTENDED_ATTEMPTS: u32 = 20;
@@ -161,7 +148,7 @@ where
         .next()
         .context("a leased table needs a primary key")?
         .into_column();
-    let txn = begin(db).await.context("failed to begin a lease")?;
+    let txn = db.begin().await.context("failed to begin a lease")?;
     let picked: Vec<uuid::Uuid> = E::find()
         .select_only()
         .column(key)

@@ -10,7 +10,7 @@ use chrono::Utc;
 use scrm_entity::{region_tier, tier_default};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, Set,
+    QueryOrder, Set, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -66,7 +66,8 @@ pub async fn put_region_tiers(
         .collect();
     check_mappings(&tier_ids, &default_tier, &mappings).map_err(PutRegionTiersError::Invalid)?;
 
-    let txn = crate::db::begin(db)
+    let txn = db
+        .begin()
         .await
         .context("failed to begin replacing region tiers")?;
     let tenant_id = scope.tenant_id().as_uuid();

@@ -3,7 +3,7 @@
 use anyhow::Context;
 use chrono::Utc;
 use scrm_entity::tenant;
-use sea_orm::{ActiveModelTrait, DatabaseConnection, Set};
+use sea_orm::{ActiveModelTrait, DatabaseConnection, Set, TransactionTrait};
 use secrecy::SecretString;
 
 use crate::auth::find_tenant;
@@ -28,7 +28,8 @@ pub async fn create_admin(
     username: Username,
     password: SecretString,
 ) -> Result<(TenantId, User), CreateAdminError> {
-    let txn = crate::db::begin(db)
+    let txn = db
+        .begin()
         .await
         .context("failed to begin creating an admin")?;
     let tenant_id = ensure_tenant(&txn, code).await?;

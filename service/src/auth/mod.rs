@@ -14,7 +14,9 @@ mod wechat_sign_in;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use scrm_entity::{tenant, user};
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait,
+};
 use secrecy::SecretString;
 use serde::Serialize;
 use uuid::Uuid;
@@ -151,9 +153,7 @@ pub async fn refresh_session(
     token: &str,
 ) -> Result<SignedIn, RefreshError> {
     let now = Utc::now();
-    let txn = crate::db::begin(db)
-        .await
-        .context("failed to begin the refresh")?;
+    let txn = db.begin().await.context("failed to begin the refresh")?;
     let rotated = refresh::rotate(&txn, token, now).await;
     // A reuse revokes the family inside this transaction: commit that too.
     txn.commit().await.context("failed to commit the refresh")?;

@@ -5,7 +5,7 @@ use chrono::Utc;
 use scrm_entity::{user, wechat_account};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, QueryFilter, Set,
+    IntoActiveModel, QueryFilter, Set, TransactionTrait,
 };
 use secrecy::ExposeSecret;
 use uuid::Uuid;
@@ -172,7 +172,8 @@ async fn create_customer(
     tenant_id: Uuid,
     session: &WechatSession,
 ) -> anyhow::Result<user::Model> {
-    let txn = crate::db::begin(db)
+    let txn = db
+        .begin()
         .await
         .context("failed to begin creating a customer")?;
     let id = Uuid::now_v7();

@@ -16,7 +16,7 @@ use scrm_entity::{webhook_event, work_order};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QuerySelect,
+    QuerySelect, TransactionTrait,
 };
 use serde::Deserialize;
 
@@ -159,10 +159,7 @@ enum Attempt {
 /// claim moves the status to `processed` and returns the row, so claiming
 /// and reading the event take one statement.
 async fn apply_once(db: &DatabaseConnection, id: WebhookEventId, now: DateTime<Utc>) -> Attempt {
-    let txn = match crate::db::begin(db)
-        .await
-        .context("failed to begin an event")
-    {
+    let txn = match db.begin().await.context("failed to begin an event") {
         Ok(txn) => txn,
         Err(e) => return Attempt::Failed(None, e.into()),
     };

@@ -10,7 +10,7 @@ use scrm_entity::{price_list, price_list_entry};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -170,9 +170,7 @@ async fn insert_draft(
     created_by: UserId,
     new: &NewPriceList,
 ) -> anyhow::Result<PriceList> {
-    let txn = crate::db::begin(db)
-        .await
-        .context("failed to begin a price list")?;
+    let txn = db.begin().await.context("failed to begin a price list")?;
     let latest: Option<i32> = scope
         .select::<price_list::Entity>()
         .select_only()

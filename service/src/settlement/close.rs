@@ -27,7 +27,7 @@ use scrm_entity::{
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    QuerySelect, Set, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -136,9 +136,7 @@ async fn try_close(
     now: DateTime<Utc>,
 ) -> Result<ClosedPeriod, ClosePeriodError> {
     let scope = admin.scope();
-    let txn = crate::db::begin(db)
-        .await
-        .context("failed to begin a close")?;
+    let txn = db.begin().await.context("failed to begin a close")?;
     if let Some(existing) = find_period(&txn, &scope, span).await? {
         return Ok(existing.into());
     }

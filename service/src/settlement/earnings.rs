@@ -10,7 +10,7 @@ use scrm_entity::{earnings_line, statement};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    QuerySelect, Set, TransactionTrait,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -290,9 +290,7 @@ async fn try_reward(
     now: DateTime<Utc>,
 ) -> Result<Uuid, RewardError> {
     let scope = staff.scope();
-    let txn = crate::db::begin(db)
-        .await
-        .context("failed to begin a reward")?;
+    let txn = db.begin().await.context("failed to begin a reward")?;
     visible_order(&txn, staff, order)
         .await?
         .ok_or(RewardError::NotFound)?;

@@ -13,7 +13,7 @@ use scrm_entity::{
 use sea_orm::sea_query::{Expr, ExprTrait, LockType};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QuerySelect, Set,
+    PaginatorTrait, QueryFilter, QuerySelect, Set, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -66,9 +66,7 @@ async fn try_confirm(
     id: StatementId,
     now: DateTime<Utc>,
 ) -> Outcome<()> {
-    let txn = crate::db::begin(db)
-        .await
-        .context("failed to begin a confirmation")?;
+    let txn = db.begin().await.context("failed to begin a confirmation")?;
     let row = own_statement(&txn, installer, id).await?;
     let from = status_of(&row)?;
     if !matches!(from, StatementStatus::Issued | StatementStatus::Resolved) {
@@ -123,9 +121,7 @@ async fn try_dispute(
     dispute: &NewDispute,
     now: DateTime<Utc>,
 ) -> Outcome<DisputeId> {
-    let txn = crate::db::begin(db)
-        .await
-        .context("failed to begin a dispute")?;
+    let txn = db.begin().await.context("failed to begin a dispute")?;
     let row = own_statement(&txn, installer, id).await?;
     let from = status_of(&row)?;
     if !matches!(
@@ -242,9 +238,7 @@ async fn try_resolve(
     now: DateTime<Utc>,
 ) -> Outcome<StatementId> {
     let scope = staff.scope();
-    let txn = crate::db::begin(db)
-        .await
-        .context("failed to begin a resolution")?;
+    let txn = db.begin().await.context("failed to begin a resolution")?;
     let find = || {
         scope
             .select::<statement_dispute::Entity>()
@@ -415,9 +409,7 @@ async fn try_mark_paid(
     now: DateTime<Utc>,
 ) -> Outcome<()> {
     let scope = admin.scope();
-    let txn = crate::db::begin(db)
-        .await
-        .context("failed to begin a payout")?;
+    let txn = db.begin().await.context("failed to begin a payout")?;
     let row = locked_statement(&txn, &scope, id.as_uuid()).await?;
     let from = status_of(&row)?;
     let unanswered_past_deadline = from == StatementStatus::Issued && now > row.dispute_deadline;

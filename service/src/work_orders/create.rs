@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use scrm_entity::{user, work_order, work_order_line};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, QueryFilter, Set,
+    TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -131,9 +132,7 @@ pub async fn create_work_order(
     // write too); the whole creation is then tried again.
     let id = crate::db::retry_contended(
         || async {
-            let txn = crate::db::begin(db)
-                .await
-                .context("failed to begin a work order")?;
+            let txn = db.begin().await.context("failed to begin a work order")?;
             let id = create_in(&txn, creator, &new, Utc::now()).await?;
             txn.commit()
                 .await

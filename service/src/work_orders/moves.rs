@@ -10,7 +10,7 @@ use crate::notifications::{self, NewNotification, NotificationKind, PushData};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -129,9 +129,7 @@ async fn try_move(
     request: &MoveRequest,
     now: DateTime<Utc>,
 ) -> Result<(), MoveError> {
-    let txn = crate::db::begin(db)
-        .await
-        .context("failed to begin a move")?;
+    let txn = db.begin().await.context("failed to begin a move")?;
     let order = visible_order(&txn, principal, id)
         .await?
         .ok_or(MoveError::NotFound)?;
@@ -532,9 +530,7 @@ pub async fn cancel_work_order(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<(), MoveError> {
-    let txn = crate::db::begin(db)
-        .await
-        .context("failed to begin a cancellation")?;
+    let txn = db.begin().await.context("failed to begin a cancellation")?;
     let order = visible_order(&txn, principal, id)
         .await?
         .ok_or(MoveError::NotFound)?;

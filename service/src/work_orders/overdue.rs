@@ -10,6 +10,7 @@ use scrm_entity::{user, work_order};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -61,9 +62,7 @@ async fn remind_one(
     let Some(due_at) = order.due_at else {
         return Ok(false);
     };
-    let txn = crate::db::begin(db)
-        .await
-        .context("failed to begin a reminder")?;
+    let txn = db.begin().await.context("failed to begin a reminder")?;
     let claimed = work_order::Entity::update_many()
         .col_expr(work_order::Column::OverdueRemindedFor, Expr::value(due_at))
         .filter(work_order::Column::Id.eq(order.id))
