@@ -151,8 +151,15 @@ pub async fn create_price_list(
     check_prices(db, scope, &new.prices).await?;
     // Two drafts created at once may pick the same next version; the unique
     // index refuses the second, which then tries the following number.
+    // SQLite may also refuse the write while another one is under way.
+    let draft = || {
+        crate::db::retry_contended(
+            || insert_draft(db, scope, created_by, &new),
+            crate::db::is_write_contention,
+        )
+    };
     for _ in 0..5 {
-        match insert_draft(db, scope, created_by, &new).await {
+        match draft().await {
             Ok(list) => {
                 tracing::info!(price_list.id = %list.id, price_list.version = list.version, "price list drafted");
                 return Ok(list);
