@@ -75,7 +75,11 @@ async fn serve(settings: Settings, with_worker: bool) -> anyhow::Result<()> {
 }
 
 async fn migrate(settings: Settings) -> anyhow::Result<()> {
-    let db = scrm_service::db::connect(settings.database.url.expose_secret()).await?;
+    let db = scrm_service::db::connect_with(
+        settings.database.url.expose_secret(),
+        settings.database.pool_size,
+    )
+    .await?;
     scrm_service::db::migrate(&db).await
 }
 
@@ -90,7 +94,11 @@ async fn create_admin(
     let password = SecretString::from(password);
     check_password(&password).map_err(|e| anyhow::anyhow!("--password {e}"))?;
 
-    let db = scrm_service::db::connect(settings.database.url.expose_secret()).await?;
+    let db = scrm_service::db::connect_with(
+        settings.database.url.expose_secret(),
+        settings.database.pool_size,
+    )
+    .await?;
     scrm_service::db::migrate(&db).await?;
     let (tenant_id, admin) =
         scrm_service::tenants::create_admin(&db, &code, username, password).await?;

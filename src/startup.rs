@@ -64,7 +64,11 @@ impl Application {
     /// Connects to the database, applies migrations, starts the queue and
     /// binds the listener.
     pub async fn build(settings: Settings, options: RunOptions) -> anyhow::Result<Self> {
-        let db = scrm_service::db::connect(settings.database.url.expose_secret()).await?;
+        let db = scrm_service::db::connect_with(
+            settings.database.url.expose_secret(),
+            settings.database.pool_size,
+        )
+        .await?;
         scrm_service::db::migrate(&db).await?;
         let wechat = settings.wechat.as_ref().map(|w| w.client()).transpose()?;
         let redis = settings

@@ -23,9 +23,17 @@ const MIGRATION_LOCK_KEY: i64 = 0x5c12_0001;
 /// Opens a connection pool. SQL statement logging is off: sqlx would log
 /// every statement at INFO, with its parameters.
 pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
+    connect_with(url, None).await
+}
+
+/// [`connect`] with at most `pool_size` connections: 8 on SQLite and 20 on
+/// PostgreSQL when `None`. Several processes share one PostgreSQL, whose
+/// `max_connections` bounds the sum of their pools.
+pub async fn connect_with(url: &str, pool_size: Option<u32>) -> anyhow::Result<DatabaseConnection> {
+    let default = if url.starts_with("sqlite") { 8 } else { 20 };
     let mut options = ConnectOptions::new(url.to_owned());
     options
-        .max_connections(if url.starts_with("sqlite") { 8 } else { 20 })
+        .max_connections(pool_size.unwrap_or(default))
         .min_connections(1)
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(5))

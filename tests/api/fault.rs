@@ -76,6 +76,9 @@ impl Workers {
             .env("DATABASE_URL", &self.app_database)
             .env("REDIS_URL", &self.redis)
             .env("REDIS_STREAM", &self.stream)
+            // Small pools: the suite's other tests share the server's
+            // hundred connections with these workers.
+            .env("DATABASE_POOL_SIZE", "4")
             .env("RUST_LOG", "warn")
             .env_remove("WECHAT_APPID")
             .env_remove("WECHAT_SECRET")

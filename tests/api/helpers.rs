@@ -115,6 +115,7 @@ impl TestApp {
                 is_default: false,
                 is_sqlite: sqlite_file.is_some(),
                 sqlite_path: None,
+                pool_size: None,
             },
             redis_url: setup.redis_url.map(SecretString::from),
             // A stream of its own, so that tests sharing one Redis never

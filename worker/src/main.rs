@@ -35,7 +35,8 @@ async fn main() -> anyhow::Result<()> {
         .map(|w| w.client())
         .transpose()?;
 
-    let db = scrm_service::db::connect(database.url.expose_secret()).await?;
+    let db =
+        scrm_service::db::connect_with(database.url.expose_secret(), database.pool_size).await?;
     scrm_service::db::migrate(&db).await?;
     let client = redis::Client::open(redis_url.expose_secret()).context("bad REDIS_URL")?;
     let context = Arc::new(JobContext {

@@ -32,6 +32,9 @@ pub struct DatabaseSettings {
     pub is_sqlite: bool,
     /// The SQLite file, when the database is one.
     pub sqlite_path: Option<String>,
+    /// The most connections this process opens (`DATABASE_POOL_SIZE`);
+    /// `None` is the default of `scrm_service::db::connect`.
+    pub pool_size: Option<u32>,
 }
 
 /// Reads `DATABASE_URL`.
@@ -48,11 +51,18 @@ pub fn database_from_env() -> Result<DatabaseSettings, SettingsError> {
         ));
     }
     let sqlite_path = is_sqlite.then(|| sqlite_file(&url)).flatten();
+    let pool_size = match non_empty_var("DATABASE_POOL_SIZE") {
+        None => None,
+        Some(text) => Some(text.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
+            SettingsError::new("DATABASE_POOL_SIZE", "must be a whole number above 0")
+        })?),
+    };
     Ok(DatabaseSettings {
         url: SecretString::from(url),
         is_default: explicit.is_none(),
         is_sqlite,
         sqlite_path,
+        pool_size,
     })
 }
 
