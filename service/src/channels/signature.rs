@@ -116,7 +116,8 @@ pub fn verify(
         .trim()
         .parse()
         .map_err(|_| SignatureError::BadTimestamp)?;
-    if (now - timestamp).abs() > TOLERANCE_SECS {
+    // `abs_diff` cannot overflow, however far the claimed time is.
+    if now.abs_diff(timestamp) > TOLERANCE_SECS.unsigned_abs() {
         return Err(SignatureError::StaleTimestamp);
     }
 
@@ -276,6 +277,20 @@ mod tests {
             if !ok {
                 assert_eq!(outcome, Err(SignatureError::StaleTimestamp));
             }
+        }
+    }
+
+    #[test]
+    fn a_timestamp_at_the_ends_of_the_range_is_stale_not_an_overflow() {
+        let (_, key) = secret();
+        for ts in [i64::MIN.to_string(), i64::MAX.to_string()] {
+            let outcome = verify(
+                headers("msg_1", &ts, "v1,AAAA"),
+                BODY,
+                std::slice::from_ref(&key),
+                NOW,
+            );
+            assert_eq!(outcome, Err(SignatureError::StaleTimestamp), "at {ts}");
         }
     }
 
