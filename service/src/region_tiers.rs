@@ -7,7 +7,8 @@ use std::collections::HashMap;
 
 use anyhow::Context;
 use chrono::Utc;
-use scrm_entity::{region_tier, tier_default};
+use scrm_entity::{region_tier, tier, tier_default};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     QueryOrder, Set, TransactionTrait,
@@ -175,6 +176,71 @@ pub async fn get_region_tiers(
         default_tier: default.and_then(|d| tier_codes.get(&d.tier_id).cloned()),
         mappings,
     })
+}
+
+/// The tier of one region, by the same rule as [`RegionTiers::tier_of`], in
+/// one statement: the tenant's tiers joined to the mappings of the region's
+/// lineage and to the default. An order's detail needs no more than this,
+/// where [`get_region_tiers`] reads the tenant's whole mapping.
+pub async fn tier_of_region(
+    db: &impl ConnectionTrait,
+    scope: &TenantScope,
+    region: &RegionCode,
+) -> anyhow::Result<Option<String>> {
+    let lineage: Vec<String> = region.lineage().into_iter().map(String::from).collect();
+    let mapped = Condition::all()
+        .add(
+            Expr::col((region_tier::Entity, region_tier::Column::TierId))
+                .equals((tier::Entity, tier::Column::Id)),
+        )
+        .add(Expr::col((region_tier::Entity, region_tier::Column::RegionCode)).is_in(lineage));
+    let default = Condition::all()
+        .add(
+            Expr::col((tier_default::Entity, tier_default::Column::TierId))
+                .equals((tier::Entity, tier::Column::Id)),
+        )
+        .add(
+            Expr::col((tier_default::Entity, tier_default::Column::TenantId))
+                .equals((tier::Entity, tier::Column::TenantId)),
+        );
+    let statement = Query::select()
+        .column((tier::Entity, tier::Column::Code))
+        .column((region_tier::Entity, region_tier::Column::RegionCode))
+        .column((tier_default::Entity, tier_default::Column::TenantId))
+        .from(tier::Entity)
+        .left_join(region_tier::Entity, mapped)
+        .left_join(tier_default::Entity, default)
+        .and_where(
+            Expr::col((tier::Entity, tier::Column::TenantId)).eq(scope.tenant_id().as_uuid()),
+        )
+        .cond_where(
+            Condition::any()
+                .add(
+                    Expr::col((region_tier::Entity, region_tier::Column::RegionCode)).is_not_null(),
+                )
+                .add(
+                    Expr::col((tier_default::Entity, tier_default::Column::TenantId)).is_not_null(),
+                ),
+        )
+        .to_owned();
+    let rows = db
+        .query_all(&statement)
+        .await
+        .context("failed to load a region's tier")?;
+    let mut tiers = RegionTiers::default();
+    for row in rows {
+        let code: String = row.try_get("", "code").context("a tier without a code")?;
+        let mapped: Option<String> = row.try_get("", "region_code").context("a bad mapping")?;
+        let default_of: Option<Uuid> = row.try_get("", "tenant_id").context("a bad default")?;
+        if let Some(mapped) = mapped {
+            let mapped = RegionCode::parse(&mapped).map_err(anyhow::Error::msg)?;
+            tiers.mappings.push((mapped, code.clone()));
+        }
+        if default_of.is_some() {
+            tiers.default_tier = Some(code);
+        }
+    }
+    Ok(tiers.tier_of(region).map(str::to_owned))
 }
 
 #[cfg(test)]

@@ -1,10 +1,13 @@
 //! Users of a tenant, as admins create and list them.
 
+use std::collections::HashMap;
+
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use scrm_entity::user;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, QueryFilter, QuerySelect, Set};
 use secrecy::{ExposeSecret, SecretString};
+use uuid::Uuid;
 
 use crate::auth::password::hash_password;
 use crate::db::is_unique_violation;
@@ -197,4 +200,32 @@ pub async fn list_users(
         items: users,
         next_cursor: rows.next_cursor,
     })
+}
+
+/// The names of the tenant's users among `ids`, read a chunk of 500 ids a
+/// statement so that no list of ids outgrows a backend's parameter limit.
+/// An id of another tenant, or of nobody, has no entry.
+pub async fn names_of(
+    db: &impl ConnectionTrait,
+    scope: &TenantScope,
+    ids: impl IntoIterator<Item = Uuid>,
+) -> anyhow::Result<HashMap<Uuid, String>> {
+    let mut ids: Vec<Uuid> = ids.into_iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut names = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let rows: Vec<(Uuid, String)> = scope
+            .select::<user::Entity>()
+            .select_only()
+            .column(user::Column::Id)
+            .column(user::Column::Name)
+            .filter(user::Column::Id.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await
+            .context("failed to load people's names")?;
+        names.extend(rows);
+    }
+    Ok(names)
 }

@@ -57,16 +57,26 @@ pub enum PublishWorkflowError {
     Unexpected(#[from] anyhow::Error),
 }
 
-/// Published definitions never change, so each is parsed once per process.
-static PARSED: LazyLock<Mutex<HashMap<uuid::Uuid, Arc<WorkflowDefinition>>>> =
+/// Published versions never change: each is parsed once per process and
+/// kept, with its tenant, so that reading it again (every order detail and
+/// every move does) costs no statement. Drafts are read each time, since
+/// they are few and may still be replaced by a new version.
+static PUBLISHED_VERSIONS: LazyLock<Mutex<HashMap<uuid::Uuid, (uuid::Uuid, Workflow)>>> =
     LazyLock::new(Default::default);
-const PARSED_CAPACITY: usize = 1_000;
+const PUBLISHED_CAPACITY: usize = 1_000;
 
-fn definition_of(row: &workflow::Model) -> anyhow::Result<Arc<WorkflowDefinition>> {
-    if let Some(found) = PARSED
-        .lock()
-        .ok()
-        .and_then(|cache| cache.get(&row.id).cloned())
+fn cached_version(scope: &TenantScope, id: WorkflowId) -> Option<Workflow> {
+    let cache = PUBLISHED_VERSIONS.lock().ok()?;
+    let (tenant, workflow) = cache.get(&id.as_uuid())?;
+    (*tenant == scope.tenant_id().as_uuid()).then(|| workflow.clone())
+}
+
+fn to_workflow(row: workflow::Model) -> anyhow::Result<Workflow> {
+    if row.status == PUBLISHED
+        && let Some((_, found)) = PUBLISHED_VERSIONS
+            .lock()
+            .ok()
+            .and_then(|cache| cache.get(&row.id).cloned())
     {
         return Ok(found);
     }
@@ -74,24 +84,10 @@ fn definition_of(row: &workflow::Model) -> anyhow::Result<Arc<WorkflowDefinition
         serde_json::from_str(&row.definition).context("a stored definition is not JSON")?;
     // Stored definitions were checked when written; `spawn` targets need no
     // second look.
-    let parsed = WorkflowDefinition::parse(&json, &|_| true).map_err(|problems| {
+    let definition = WorkflowDefinition::parse(&json, &|_| true).map_err(|problems| {
         anyhow::anyhow!("a stored definition no longer parses: {problems:?}")
     })?;
-    let parsed = Arc::new(parsed);
-    if row.status == PUBLISHED
-        && let Ok(mut cache) = PARSED.lock()
-    {
-        if cache.len() >= PARSED_CAPACITY {
-            cache.clear();
-        }
-        cache.insert(row.id, Arc::clone(&parsed));
-    }
-    Ok(parsed)
-}
-
-fn to_workflow(row: workflow::Model) -> anyhow::Result<Workflow> {
-    let definition = definition_of(&row)?;
-    Ok(Workflow {
+    let workflow = Workflow {
         id: WorkflowId::from_uuid(row.id),
         key: row.key,
         version: row.version,
@@ -100,11 +96,20 @@ fn to_workflow(row: workflow::Model) -> anyhow::Result<Workflow> {
         } else {
             DRAFT
         },
-        definition,
+        definition: Arc::new(definition),
         created_at: row.created_at,
         published_by: row.published_by.map(UserId::from_uuid),
         published_at: row.published_at,
-    })
+    };
+    if workflow.status == PUBLISHED
+        && let Ok(mut cache) = PUBLISHED_VERSIONS.lock()
+    {
+        if cache.len() >= PUBLISHED_CAPACITY {
+            cache.clear();
+        }
+        cache.insert(row.id, (row.tenant_id, workflow.clone()));
+    }
+    Ok(workflow)
 }
 
 async fn tenant_keys(
@@ -216,6 +221,9 @@ pub async fn get_workflow(
     scope: &TenantScope,
     id: WorkflowId,
 ) -> anyhow::Result<Option<Workflow>> {
+    if let Some(found) = cached_version(scope, id) {
+        return Ok(Some(found));
+    }
     let row = scope
         .select::<workflow::Entity>()
         .filter(workflow::Column::Id.eq(id.as_uuid()))

@@ -20,6 +20,7 @@ use crate::auth::Principal;
 use crate::domain::{PeriodId, Role, StatementId};
 use crate::page::{Page, PageRequest};
 use crate::tenancy::TenantScope;
+use crate::users::names_of;
 
 /// The most lines a statement's detail lists; the CSV export has them all.
 pub const MAX_DETAIL_LINES: u64 = 1000;
@@ -435,31 +436,6 @@ async fn audit_of(
             detail: r.detail,
         })
         .collect())
-}
-
-async fn names_of(
-    db: &impl ConnectionTrait,
-    scope: &TenantScope,
-    ids: impl Iterator<Item = Uuid>,
-) -> anyhow::Result<HashMap<Uuid, String>> {
-    let mut ids: Vec<Uuid> = ids.collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let mut names = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(500) {
-        let rows: Vec<(Uuid, String)> = scope
-            .select::<user::Entity>()
-            .select_only()
-            .column(user::Column::Id)
-            .column(user::Column::Name)
-            .filter(user::Column::Id.is_in(chunk.iter().copied()))
-            .into_tuple()
-            .all(db)
-            .await
-            .context("failed to load people's names")?;
-        names.extend(rows);
-    }
-    Ok(names)
 }
 
 fn person(names: &HashMap<Uuid, String>, id: Uuid) -> Person {

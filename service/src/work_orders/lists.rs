@@ -11,13 +11,13 @@ use sea_orm::{ColumnTrait, Condition, ConnectionTrait, QueryFilter, QueryOrder, 
 use uuid::Uuid;
 
 use super::OPEN;
-use super::view::names_of;
 use crate::auth::Principal;
 use crate::domain::{Role, UserId, WorkOrderId, WorkflowId};
 use crate::page::{Page, PageRequest};
 use crate::region_tiers::get_region_tiers;
 use crate::regions::RegionCode;
 use crate::tenancy::TenantScope;
+use crate::users::names_of;
 use crate::workflows::get_workflow;
 
 /// What a list is narrowed to; every field is optional.

@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use scrm_entity::{user, work_order, work_order_event};
-use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect,
+};
 use uuid::Uuid;
 
 use super::moves::{mode_of, order_lines};
@@ -16,9 +18,10 @@ use crate::domain::{Phone, Role, UserId, WorkOrderId, WorkflowId};
 use crate::pricing::engine::{MissingPrice, OrderLine, QuoteError};
 use crate::pricing::money::Fen;
 use crate::quotes::{self, EstimateError, LedgerLine, StoredLine};
-use crate::region_tiers::get_region_tiers;
+use crate::region_tiers::tier_of_region;
 use crate::regions::RegionCode;
 use crate::tenancy::TenantScope;
+use crate::users::names_of;
 use crate::workflows::get_workflow;
 
 /// An order's earnings, as far as its lifecycle has come.
@@ -119,7 +122,7 @@ pub async fn get_work_order(
         Vec::new()
     };
     let timeline = timeline(db, &scope, order.id).await?;
-    let names = names_of(db, &scope, people(&order, &timeline)).await?;
+    let names = people(db, &scope, &order, &timeline).await?;
     let lines = order_lines(db, &scope, order.id).await?;
     let earnings = match principal.role() {
         Role::Customer => None,
@@ -128,7 +131,7 @@ pub async fn get_work_order(
     let accepted = matches!(
         earnings,
         Some(Earnings::Locked { .. } | Earnings::Posted { .. })
-    ) || timeline.iter().any(|e| e.action == "accept");
+    ) || timeline.iter().any(|(e, _)| e.action == "accept");
     let masked = principal.role() == Role::Installer && !accepted;
     let tier = region_tier(db, &scope, order.region_code.as_deref()).await?;
     Ok(Some(OrderView {
@@ -166,7 +169,10 @@ pub async fn get_work_order(
         customer_name: order.customer_name.clone(),
         lines,
         earnings,
-        timeline: timeline.into_iter().map(|e| with_name(e, &names)).collect(),
+        timeline: timeline
+            .into_iter()
+            .map(|(e, _)| with_name(e, &names))
+            .collect(),
         overdue: order.status == OPEN && order.due_at.is_some_and(|due| due < now),
         due_at: order.due_at,
         parent_id: order.parent_id.map(WorkOrderId::from_uuid),
@@ -212,10 +218,7 @@ async fn region_tier(
     let Some(code) = code.and_then(|c| RegionCode::parse(c).ok()) else {
         return Ok(None);
     };
-    Ok(get_region_tiers(db, scope)
-        .await?
-        .tier_of(&code)
-        .map(str::to_owned))
+    tier_of_region(db, scope, &code).await
 }
 
 /// Posted if the ledger has lines, else locked if a quote is, else a live
@@ -287,13 +290,21 @@ async fn earnings_of(
     )
 }
 
+/// The order's moves, oldest first, each with its actor's user row: joined
+/// in the same statement, since every timeline shows who moved the order.
 async fn timeline(
     db: &impl ConnectionTrait,
     scope: &TenantScope,
     order: Uuid,
-) -> anyhow::Result<Vec<work_order_event::Model>> {
+) -> anyhow::Result<Vec<(work_order_event::Model, Option<user::Model>)>> {
+    let actor = work_order_event::Entity::belongs_to(user::Entity)
+        .from(work_order_event::Column::ActorId)
+        .to(user::Column::Id)
+        .into();
     scope
         .select::<work_order_event::Entity>()
+        .join(JoinType::LeftJoin, actor)
+        .select_also(user::Entity)
         .filter(work_order_event::Column::WorkOrderId.eq(order))
         .order_by_asc(work_order_event::Column::At)
         .order_by_asc(work_order_event::Column::Id)
@@ -302,30 +313,24 @@ async fn timeline(
         .context("failed to load a timeline")
 }
 
-fn people(order: &work_order::Model, timeline: &[work_order_event::Model]) -> Vec<Uuid> {
-    let mut ids: Vec<Uuid> = timeline.iter().filter_map(|e| e.actor_id).collect();
-    ids.extend(order.assignee_id);
-    ids.sort_unstable();
-    ids.dedup();
-    ids
-}
-
-/// Names of users, in one query.
-pub(super) async fn names_of(
+/// The names of everyone on the timeline and of the assignee. The assignee
+/// costs a statement only when they have not moved the order yet.
+async fn people(
     db: &impl ConnectionTrait,
     scope: &TenantScope,
-    ids: Vec<Uuid>,
+    order: &work_order::Model,
+    timeline: &[(work_order_event::Model, Option<user::Model>)],
 ) -> anyhow::Result<HashMap<Uuid, String>> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
+    let mut names: HashMap<Uuid, String> = timeline
+        .iter()
+        .filter_map(|(_, actor)| actor.as_ref().map(|u| (u.id, u.name.clone())))
+        .collect();
+    if let Some(assignee) = order.assignee_id
+        && !names.contains_key(&assignee)
+    {
+        names.extend(names_of(db, scope, [assignee]).await?);
     }
-    let users = scope
-        .select::<user::Entity>()
-        .filter(user::Column::Id.is_in(ids))
-        .all(db)
-        .await
-        .context("failed to load names")?;
-    Ok(users.into_iter().map(|u| (u.id, u.name)).collect())
+    Ok(names)
 }
 
 fn with_name(event: work_order_event::Model, names: &HashMap<Uuid, String>) -> TimelineEntry {
