@@ -7,7 +7,8 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use scrm_entity::{user, work_order, work_order_event};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, JoinType, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use uuid::Uuid;
 
@@ -131,7 +132,7 @@ pub async fn get_work_order(
     let accepted = matches!(
         earnings,
         Some(Earnings::Locked { .. } | Earnings::Posted { .. })
-    ) || timeline.iter().any(|(e, _)| e.action == "accept");
+    ) || timeline.iter().any(|e| e.action == "accept");
     let masked = principal.role() == Role::Installer && !accepted;
     let tier = region_tier(db, &scope, order.region_code.as_deref()).await?;
     Ok(Some(OrderView {
@@ -169,10 +170,7 @@ pub async fn get_work_order(
         customer_name: order.customer_name.clone(),
         lines,
         earnings,
-        timeline: timeline
-            .into_iter()
-            .map(|(e, _)| with_name(e, &names))
-            .collect(),
+        timeline: timeline.into_iter().map(|e| with_name(e, &names)).collect(),
         overdue: order.status == OPEN && order.due_at.is_some_and(|due| due < now),
         due_at: order.due_at,
         parent_id: order.parent_id.map(WorkOrderId::from_uuid),
@@ -290,24 +288,46 @@ async fn earnings_of(
     )
 }
 
-/// The order's moves, oldest first, each with its actor's user row: joined
-/// in the same statement, since every timeline shows who moved the order.
+/// One move of the timeline, with its actor's name.
+#[derive(Debug, FromQueryResult)]
+struct TimelineRow {
+    from_node: Option<String>,
+    to_node: String,
+    action: String,
+    actor_id: Option<Uuid>,
+    actor_name: Option<String>,
+    comment: Option<String>,
+    at: DateTime<Utc>,
+}
+
+/// The order's moves, oldest first, each with its actor's name: joined in
+/// the same statement, since every timeline shows who moved the order.
 async fn timeline(
     db: &impl ConnectionTrait,
     scope: &TenantScope,
     order: Uuid,
-) -> anyhow::Result<Vec<(work_order_event::Model, Option<user::Model>)>> {
+) -> anyhow::Result<Vec<TimelineRow>> {
+    use work_order_event::Column;
     let actor = work_order_event::Entity::belongs_to(user::Entity)
-        .from(work_order_event::Column::ActorId)
+        .from(Column::ActorId)
         .to(user::Column::Id)
         .into();
     scope
         .select::<work_order_event::Entity>()
+        .select_only()
+        .columns([
+            Column::FromNode,
+            Column::ToNode,
+            Column::Action,
+            Column::ActorId,
+        ])
+        .columns([Column::Comment, Column::At])
+        .column_as(user::Column::Name, "actor_name")
         .join(JoinType::LeftJoin, actor)
-        .select_also(user::Entity)
-        .filter(work_order_event::Column::WorkOrderId.eq(order))
-        .order_by_asc(work_order_event::Column::At)
-        .order_by_asc(work_order_event::Column::Id)
+        .filter(Column::WorkOrderId.eq(order))
+        .order_by_asc(Column::At)
+        .order_by_asc(Column::Id)
+        .into_model::<TimelineRow>()
         .all(db)
         .await
         .context("failed to load a timeline")
@@ -319,11 +339,11 @@ async fn people(
     db: &impl ConnectionTrait,
     scope: &TenantScope,
     order: &work_order::Model,
-    timeline: &[(work_order_event::Model, Option<user::Model>)],
+    timeline: &[TimelineRow],
 ) -> anyhow::Result<HashMap<Uuid, String>> {
     let mut names: HashMap<Uuid, String> = timeline
         .iter()
-        .filter_map(|(_, actor)| actor.as_ref().map(|u| (u.id, u.name.clone())))
+        .filter_map(|row| Some((row.actor_id?, row.actor_name.clone()?)))
         .collect();
     if let Some(assignee) = order.assignee_id
         && !names.contains_key(&assignee)
@@ -333,18 +353,18 @@ async fn people(
     Ok(names)
 }
 
-fn with_name(event: work_order_event::Model, names: &HashMap<Uuid, String>) -> TimelineEntry {
+fn with_name(row: TimelineRow, names: &HashMap<Uuid, String>) -> TimelineEntry {
     TimelineEntry {
-        at: event.at,
-        from: event.from_node,
-        to: event.to_node,
-        action: event.action,
-        actor: event.actor_id.map(|a| {
+        at: row.at,
+        from: row.from_node,
+        to: row.to_node,
+        action: row.action,
+        actor: row.actor_id.map(|a| {
             (
                 UserId::from_uuid(a),
                 names.get(&a).cloned().unwrap_or_default(),
             )
         }),
-        comment: event.comment,
+        comment: row.comment,
     }
 }
