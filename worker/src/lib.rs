@@ -10,6 +10,7 @@
 pub mod in_process;
 pub mod jobs;
 pub mod metrics;
+pub mod metrics_endpoint;
 pub mod queue;
 pub mod redis_stream;
 pub mod runtime;

@@ -12,6 +12,7 @@ use secrecy::ExposeSecret;
 
 use scrm_service::retry::RetryPolicy;
 use scrm_worker::jobs::JobContext;
+use scrm_worker::metrics::WorkerMetrics;
 use scrm_worker::redis_stream::ConsumerOptions;
 use scrm_worker::runtime::{Background, QueueBackend};
 use scrm_worker::settings::{self, SettingsError};
@@ -39,11 +40,15 @@ async fn main() -> anyhow::Result<()> {
         scrm_service::db::connect_with(database.url.expose_secret(), database.pool_size).await?;
     scrm_service::db::migrate(&db).await?;
     let client = redis::Client::open(redis_url.expose_secret()).context("bad REDIS_URL")?;
+    let metrics = match settings::metrics_bind_from_env()? {
+        Some(addr) => Some(serve_metrics(addr).await?),
+        None => None,
+    };
     let context = Arc::new(JobContext {
         db,
         wechat,
         policy: RetryPolicy::default(),
-        metrics: None,
+        metrics,
     });
     let backend = QueueBackend::Redis { client, stream };
     let (_queue, background) =
@@ -55,4 +60,16 @@ async fn main() -> anyhow::Result<()> {
     background.stop(SHUTDOWN_GRACE).await;
     tracing::info!("scrm-worker stopped");
     Ok(())
+}
+
+/// Registers the worker's counters and answers them on `addr`.
+async fn serve_metrics(addr: std::net::SocketAddr) -> anyhow::Result<WorkerMetrics> {
+    let registry = prometheus::Registry::new();
+    let metrics = WorkerMetrics::register(&registry)?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("failed to listen on METRICS_BIND {addr}"))?;
+    tracing::info!(metrics.addr = %addr, "serving /metrics");
+    tokio::spawn(scrm_worker::metrics_endpoint::serve(listener, registry));
+    Ok(metrics)
 }

@@ -96,6 +96,17 @@ pub fn redis_stream_from_env() -> Result<String, SettingsError> {
     }
 }
 
+/// Reads `METRICS_BIND`: where `scrm-worker` answers `GET /metrics`, as
+/// `IP:port`. Unset, the worker serves no HTTP at all.
+pub fn metrics_bind_from_env() -> Result<Option<std::net::SocketAddr>, SettingsError> {
+    non_empty_var("METRICS_BIND")
+        .map(|text| {
+            text.parse()
+                .map_err(|_| SettingsError::new("METRICS_BIND", "must be IP:port"))
+        })
+        .transpose()
+}
+
 /// The mini-program's credentials; without them WeChat sign-in is off.
 #[derive(Debug, Clone)]
 pub struct WechatSettings {
