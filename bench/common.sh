@@ -35,15 +35,41 @@ fresh_database() {
     --password 'bench-admin-pass' >/dev/null
 }
 
-# Starts `scrm serve --no-worker` on PORT and waits until it is ready.
+# Starts `scrm serve --no-worker` and waits until it is ready:
+# start_api [PORT [LOG_NAME]], PORT and api by default.
 start_api() {
-  BIND="127.0.0.1:$PORT" ./target/release/scrm serve --no-worker >"$LOGS/api.log" 2>&1 &
+  local port="${1:-$PORT}" log="${2:-api}"
+  BIND="127.0.0.1:$port" ./target/release/scrm serve --no-worker >"$LOGS/$log.log" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 100); do
-    curl -sf "$ORIGIN/readyz" >/dev/null 2>&1 && break
+    curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
     sleep 0.1
   done
-  curl -sf "$ORIGIN/readyz" >/dev/null
+  curl -sf "http://127.0.0.1:$port/readyz" >/dev/null
+}
+
+# Waits until the database holds WANT work orders made by channels, and
+# prints the Unix time in milliseconds when it saw them, or nothing when
+# the loader LOADER_PID has finished and every event is settled without
+# them: wait_for_channel_orders WANT LOADER_PID.
+wait_for_channel_orders() {
+  local want="$1" loader="$2" count
+  local pending="SELECT count(*) FROM webhook_events WHERE status IN ('accepted', 'failed')"
+  local orders="SELECT count(*) FROM work_orders WHERE channel_id IS NOT NULL"
+  while :; do
+    count=$(sql "$orders")
+    if [ "$count" -ge "$want" ]; then
+      date +%s%3N
+      return
+    fi
+    if ! kill -0 "$loader" 2>/dev/null && [ "$(sql "$pending")" = 0 ]; then
+      # Every event is settled; count once more, since the last ones may
+      # have committed after the count above.
+      [ "$(sql "$orders")" -ge "$want" ] && date +%s%3N
+      return
+    fi
+    sleep 0.2
+  done
 }
 
 # The access token of a user of tenant `bench`: login USERNAME PASSWORD.
