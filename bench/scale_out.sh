@@ -106,8 +106,9 @@ load() {
 
 say "warm-up: $WARMUP events"
 ( load --requests "$WARMUP" >/dev/null ) &
-wait_for_channel_orders "$WARMUP" $! >/dev/null
-wait
+LOADER=$!
+wait_for_channel_orders "$WARMUP" "$LOADER" >/dev/null
+wait "$LOADER"
 sql "ANALYZE"
 
 say "end to end: $EVENTS events through nginx"
