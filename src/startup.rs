@@ -15,6 +15,8 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use scrm_service::auth::TokenKeys;
+use scrm_service::channels::group_commit::InboxWriterTask;
+use scrm_service::channels::inbox::Inbox;
 use scrm_service::retry::RetryPolicy;
 use scrm_worker::jobs::JobContext;
 use scrm_worker::redis_stream::ConsumerOptions;
@@ -49,6 +51,7 @@ pub struct RunOptions {
 pub struct Application {
     port: u16,
     server: Server,
+    inbox_writer: InboxWriterTask,
     background: Background,
 }
 
@@ -101,6 +104,10 @@ impl Application {
             ConsumerOptions::default(),
         )
         .await?;
+        let (inbox, inbox_writer) = Inbox::start(
+            db.clone(),
+            routes::webhooks::queue_accepted_events(Arc::clone(&queue)),
+        );
 
         let state = web::Data::new(AppState {
             db,
@@ -109,6 +116,7 @@ impl Application {
             redis,
             redis_stream: settings.redis_stream.clone(),
             queue,
+            inbox,
             clock: options.clock,
             webhook_limiter: settings.webhook_rate_limit.map(RateLimiter::new),
         });
@@ -149,6 +157,7 @@ impl Application {
         Ok(Self {
             port,
             server,
+            inbox_writer,
             background,
         })
     }
@@ -158,11 +167,14 @@ impl Application {
         self.port
     }
 
-    /// Serves until SIGTERM or Ctrl-C; in-flight requests, then the job in
-    /// hand, get [`SHUTDOWN_GRACE`] to finish.
+    /// Serves until SIGTERM or Ctrl-C; in-flight requests, then the inbox
+    /// rows and the job in hand, get [`SHUTDOWN_GRACE`] to finish. The inbox
+    /// writer stops before the queue, since it queues what it stores.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.server.await.context("the HTTP server failed")?;
+        let served = self.server.await.context("the HTTP server failed");
+        self.inbox_writer.stop(SHUTDOWN_GRACE).await;
         self.background.stop(SHUTDOWN_GRACE).await;
+        served?;
         tracing::info!("scrm stopped");
         Ok(())
     }

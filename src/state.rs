@@ -5,6 +5,7 @@ use std::sync::Arc;
 use sea_orm::DatabaseConnection;
 
 use scrm_service::auth::TokenKeys;
+use scrm_service::channels::inbox::Inbox;
 use scrm_service::wechat::WechatClient;
 use scrm_worker::queue::Queue;
 
@@ -22,6 +23,8 @@ pub struct AppState {
     /// The Redis stream that carries jobs.
     pub redis_stream: String,
     pub queue: Arc<dyn Queue>,
+    /// Where sales channels' webhooks are verified and stored.
+    pub inbox: Inbox,
     pub clock: Clock,
     /// Per-channel allowance of the webhook endpoint; `None` is no limit.
     pub webhook_limiter: Option<RateLimiter>,

@@ -21,7 +21,7 @@ use scrm_worker::queue::Job;
 
 use crate::authn::Caller;
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiJson, PageQuery};
+use crate::extract::{ApiJson, PageQuery, parse_json};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -145,13 +145,20 @@ pub async fn rotate_secret(
     state: web::Data<AppState>,
     Caller(caller): Caller,
     path: web::Path<String>,
-    body: Option<ApiJson<RotateSecretRequest>>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let id = ChannelId::parse(&path).map_err(|_| ApiError::not_found())?;
-    let overlap = body
-        .and_then(|ApiJson(b)| b.overlap_seconds)
-        .unwrap_or(DEFAULT_OVERLAP_SECS);
-    let issued = channels::rotate_secret(&state.db, &caller.scope(), id, overlap, Utc::now())
+    // The body is optional, but one that is sent must be read: an
+    // `Option<ApiJson<_>>` turns a body that does not parse into `None`, which
+    // rotated the secret with the default overlap whatever the body said.
+    let body: RotateSecretRequest = if body.is_empty() {
+        RotateSecretRequest::default()
+    } else {
+        parse_json(&body)?
+    };
+    let overlap = body.overlap_seconds.unwrap_or(DEFAULT_OVERLAP_SECS);
+    let kept = state.inbox.channels();
+    let issued = channels::rotate_secret(&state.db, kept, &caller.scope(), id, overlap, Utc::now())
         .await
         .map_err(|e| match e {
             RotateSecretError::NotFound => ApiError::not_found(),

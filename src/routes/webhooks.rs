@@ -1,15 +1,18 @@
 //! Signed webhooks from sales channels.
 
+use std::sync::Arc;
+
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use scrm_service::channels::inbox::{self, MAX_BODY_BYTES, ReceiveError, Received};
+use scrm_service::channels::group_commit::AfterCommit;
+use scrm_service::channels::inbox::{MAX_BODY_BYTES, ReceiveError, Received};
 use scrm_service::channels::signature::SignedHeaders;
-use scrm_service::domain::ChannelId;
+use scrm_service::domain::{ChannelId, WebhookEventId};
 use scrm_worker::jobs::ProcessWebhookEvent;
-use scrm_worker::queue::Job;
+use scrm_worker::queue::{Job, Queue};
 
 use crate::error::{ApiError, Problem};
 use crate::extract::RawBody;
@@ -67,34 +70,49 @@ pub async fn receive_webhook(
         timestamp: header("webhook-timestamp"),
         signature: header("webhook-signature"),
     };
-    let received = inbox::receive(&state.db, channel_id, headers, &body, Utc::now())
+    // Answered once the event is committed. Its job is queued by the inbox
+    // writer after the commit (see `queue_accepted_events`).
+    let received = state
+        .inbox
+        .receive(channel_id, headers, &body, Utc::now())
         .await
         .map_err(receive_error)?;
-    match received {
-        Received::Accepted(event_id) => {
-            // The event is committed; if the queue is down, the sweeper
-            // queues it after the grace period.
-            let queued = match Job::new(&ProcessWebhookEvent { event_id }) {
-                Ok(job) => state.queue.enqueue(job).await.map_err(|e| e.0),
+    let (status, event_id, word) = match received {
+        Received::Accepted(id) => (actix_web::http::StatusCode::ACCEPTED, id, "accepted"),
+        Received::Duplicate(id) => (actix_web::http::StatusCode::OK, id, "duplicate"),
+    };
+    Ok(HttpResponse::build(status).json(WebhookReceipt {
+        event_id: event_id.to_string(),
+        status: word,
+    }))
+}
+
+/// What the inbox writer does with the events each batch committed: one
+/// `webhook_event` job for each, queued together (one pipelined round trip
+/// on Redis). A queue that refuses them is logged and otherwise ignored:
+/// the events are stored, and the sweeper queues them after their grace.
+pub fn queue_accepted_events(queue: Arc<dyn Queue>) -> AfterCommit {
+    Arc::new(move |ids: Vec<WebhookEventId>| {
+        let queue = Arc::clone(&queue);
+        Box::pin(async move {
+            let count = ids.len();
+            let jobs: Result<Vec<Job>, _> = ids
+                .into_iter()
+                .map(|event_id| Job::new(&ProcessWebhookEvent { event_id }))
+                .collect();
+            let queued = match jobs {
+                Ok(jobs) => queue.enqueue_many(jobs).await.map_err(|e| e.0),
                 Err(e) => Err(e.into()),
             };
             if let Err(error) = queued {
                 tracing::warn!(
-                    webhook_event.id = %event_id,
+                    webhook_event.count = count,
                     error.message = format!("{error:#}"),
-                    "the event is stored but could not be queued; the sweeper will queue it"
+                    "events are stored but could not be queued; the sweeper will queue them"
                 );
             }
-            Ok(HttpResponse::Accepted().json(WebhookReceipt {
-                event_id: event_id.to_string(),
-                status: "accepted",
-            }))
-        }
-        Received::Duplicate(event_id) => Ok(HttpResponse::Ok().json(WebhookReceipt {
-            event_id: event_id.to_string(),
-            status: "duplicate",
-        })),
-    }
+        })
+    })
 }
 
 fn receive_error(error: ReceiveError) -> ApiError {

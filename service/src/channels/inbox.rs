@@ -1,14 +1,21 @@
-//! The inbox of received webhook events. Receiving stores an event in one
-//! transaction keyed by (channel, `webhook-id`), so that a `202` always
-//! means the event is durable and a repeated delivery changes nothing.
+//! The inbox of received webhook events. Receiving stores an event keyed
+//! by (channel, `webhook-id`) and answers only once it is committed, so
+//! that a `202` always means the event is durable and a repeated delivery
+//! changes nothing. Concurrent deliveries share one insert and one commit
+//! (see [`super::group_commit`]); admins list, read and replay events here.
+
+use std::sync::Arc;
+use std::time::Instant;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use scrm_entity::{webhook_channel, webhook_event};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 
+use super::cache::ChannelCache;
+use super::group_commit::{AfterCommit, InboxWriter, InboxWriterTask, NewEvent};
 use super::signature::{self, SignatureError, SignedHeaders};
 use crate::domain::{ChannelId, WebhookEventId};
 use crate::page::{Page, PageRequest};
@@ -26,14 +33,15 @@ pub const PROCESSED: &str = "processed";
 pub const FAILED: &str = "failed";
 pub const DEAD: &str = "dead";
 
-/// The envelope every channel event has.
+/// The envelope every channel event has. `data` must be there, but its
+/// shape is for processing to check, so receiving skips over it.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Envelope {
     #[serde(rename = "type")]
     event_type: String,
     #[allow(dead_code)]
-    data: serde_json::Value,
+    data: serde::de::IgnoredAny,
 }
 
 /// What receiving a delivery did.
@@ -57,21 +65,120 @@ pub enum ReceiveError {
     Unexpected(#[from] anyhow::Error),
 }
 
-/// Verifies one delivery and stores it in the inbox.
-#[tracing::instrument(name = "receive webhook", skip_all, fields(channel.id = %channel_id))]
-pub async fn receive(
-    db: &impl ConnectionTrait,
-    channel_id: ChannelId,
+/// Where deliveries arrive: it verifies each against its channel, kept in a
+/// [`ChannelCache`], and stores it through the [`InboxWriter`], which
+/// commits concurrent deliveries together.
+#[derive(Debug, Clone)]
+pub struct Inbox {
+    db: DatabaseConnection,
+    channels: Arc<ChannelCache>,
+    writer: InboxWriter,
+}
+
+impl Inbox {
+    /// Starts the inbox's writer on `db`; `after_commit` queues what it
+    /// stores. Answers the inbox and the writer task, to stop at shutdown.
+    pub fn start(db: DatabaseConnection, after_commit: AfterCommit) -> (Self, InboxWriterTask) {
+        let (writer, task) = InboxWriter::start(db.clone(), after_commit);
+        let inbox = Self {
+            db,
+            channels: Arc::new(ChannelCache::default()),
+            writer,
+        };
+        (inbox, task)
+    }
+
+    /// The channel rows this process keeps; a rotation forgets its entry.
+    pub fn channels(&self) -> &ChannelCache {
+        &self.channels
+    }
+
+    /// Verifies one delivery and stores it in the inbox.
+    #[tracing::instrument(name = "receive webhook", skip_all, fields(channel.id = %channel_id))]
+    pub async fn receive(
+        &self,
+        channel_id: ChannelId,
+        headers: SignedHeaders<'_>,
+        body: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Received, ReceiveError> {
+        let event = self.verify(channel_id, headers, body, now).await?;
+        let event_type = event.event_type.clone();
+        let received = self.writer.store(event).await?;
+        match received {
+            Received::Accepted(id) => {
+                tracing::info!(
+                    webhook_event.id = %id,
+                    event.kind = %event_type,
+                    "webhook accepted"
+                );
+            }
+            Received::Duplicate(id) => {
+                tracing::info!(webhook_event.id = %id, "webhook repeated; nothing to do");
+            }
+        }
+        Ok(received)
+    }
+
+    /// Checks the delivery against its channel and answers the row to store.
+    /// A signature that fails against a kept row is checked once more
+    /// against a fresh read, so that a secret rotated on another process
+    /// verifies here at once.
+    async fn verify(
+        &self,
+        channel_id: ChannelId,
+        headers: SignedHeaders<'_>,
+        body: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<NewEvent, ReceiveError> {
+        if let Some(kept) = self.channels.get(channel_id.as_uuid(), Instant::now()) {
+            match check(&kept, headers, body, now) {
+                Err(ReceiveError::Signature(SignatureError::NoValidSignature)) => {}
+                checked => return checked,
+            }
+        }
+        let channel = self.read_channel(channel_id).await?;
+        check(&channel, headers, body, now)
+    }
+
+    /// Reads the channel and keeps it. An unknown id is not kept, so it is
+    /// read, and refused, every time; a kept row that is gone is dropped.
+    async fn read_channel(
+        &self,
+        channel_id: ChannelId,
+    ) -> Result<Arc<webhook_channel::Model>, ReceiveError> {
+        let ticket = self.channels.ticket(Instant::now());
+        let found = webhook_channel::Entity::find_by_id(channel_id.as_uuid())
+            .one(&self.db)
+            .await
+            .context("failed to load a channel")?;
+        let Some(channel) = found else {
+            // Only a kept row is forgotten: forgetting also holds back the
+            // rows being read meanwhile, which unknown ids must not do.
+            if self
+                .channels
+                .get(channel_id.as_uuid(), ticket.at())
+                .is_some()
+            {
+                self.channels.forget(channel_id.as_uuid());
+            }
+            return Err(ReceiveError::UnknownChannel);
+        };
+        let channel = Arc::new(channel);
+        self.channels.put(Arc::clone(&channel), ticket);
+        Ok(channel)
+    }
+}
+
+/// Verifies the signature against the secrets `channel` accepts at `now`
+/// and checks the body's envelope.
+fn check(
+    channel: &webhook_channel::Model,
     headers: SignedHeaders<'_>,
     body: &[u8],
     now: DateTime<Utc>,
-) -> Result<Received, ReceiveError> {
-    let channel = webhook_channel::Entity::find_by_id(channel_id.as_uuid())
-        .one(db)
-        .await
-        .context("failed to load a channel")?
-        .ok_or(ReceiveError::UnknownChannel)?;
-    let secrets = super::accepted_secrets(&channel, now)?;
+) -> Result<NewEvent, ReceiveError> {
+    let secrets = super::accepted_secrets(channel, now)?;
     let verified = signature::verify(headers, body, &secrets, now.timestamp())?;
     let envelope: Envelope =
         serde_json::from_slice(body).map_err(|e| ReceiveError::Malformed(e.to_string()))?;
@@ -87,43 +194,14 @@ pub async fn receive(
     }
     let text = String::from_utf8(body.to_vec())
         .map_err(|_| ReceiveError::Malformed("the body is not UTF-8".into()))?;
-
-    let id = WebhookEventId::generate();
-    let row = webhook_event::ActiveModel {
-        id: Set(id.as_uuid()),
-        tenant_id: Set(channel.tenant_id),
-        channel_id: Set(channel.id),
-        webhook_id: Set(verified.webhook_id.clone()),
-        event_type: Set(envelope.event_type.clone()),
-        body: Set(text),
-        status: Set(ACCEPTED.to_owned()),
-        attempts: Set(0),
-        last_error: Set(None),
-        received_at: Set(now),
-        next_attempt_at: Set(now + chrono::Duration::seconds(ACCEPTED_GRACE_SECS)),
-        processed_at: Set(None),
-    };
-    let inserted = webhook_event::Entity::insert(row)
-        .on_conflict_do_nothing_on([
-            webhook_event::Column::ChannelId,
-            webhook_event::Column::WebhookId,
-        ])
-        .exec(db)
-        .await
-        .context("failed to store a webhook event")?;
-    if matches!(inserted, sea_orm::TryInsertResult::Inserted(_)) {
-        tracing::info!(webhook_event.id = %id, event.kind = %envelope.event_type, "webhook accepted");
-        return Ok(Received::Accepted(id));
-    }
-    let existing = webhook_event::Entity::find()
-        .filter(webhook_event::Column::ChannelId.eq(channel.id))
-        .filter(webhook_event::Column::WebhookId.eq(verified.webhook_id))
-        .one(db)
-        .await
-        .context("failed to find a repeated webhook event")?
-        .context("a repeated webhook event vanished")?;
-    tracing::info!(webhook_event.id = %existing.id, "webhook repeated; nothing to do");
-    Ok(Received::Duplicate(WebhookEventId::from_uuid(existing.id)))
+    Ok(NewEvent {
+        tenant_id: channel.tenant_id,
+        channel_id: channel.id,
+        webhook_id: verified.webhook_id,
+        event_type: envelope.event_type,
+        body: text,
+        received_at: now,
+    })
 }
 
 /// An inbox event as an admin sees it.
@@ -243,3 +321,6 @@ pub async fn replay_event(
     tracing::info!("webhook event put back for processing");
     get_event(db, scope, id).await
 }
+
+#[cfg(test)]
+mod tests;

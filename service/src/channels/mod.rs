@@ -2,6 +2,8 @@
 //! orders through signed webhooks: registering a channel, rotating its
 //! secret, receiving events into the inbox and processing them.
 
+pub mod cache;
+pub mod group_commit;
 pub mod inbox;
 pub mod process;
 pub mod signature;
@@ -16,6 +18,7 @@ use serde::Serialize;
 use crate::domain::{ChannelId, DisplayName};
 use crate::page::{Page, PageRequest};
 use crate::tenancy::TenantScope;
+use cache::ChannelCache;
 use signature::SigningSecret;
 
 /// The longest overlap a rotation may give the previous secret.
@@ -127,9 +130,13 @@ pub async fn list_channels(
 
 /// Gives a channel a new secret. The current one keeps verifying for
 /// `overlap_secs`, so that the shop can switch without losing deliveries.
+/// The channel is dropped from `kept`, this process's copy of channel rows,
+/// so that here the rotation holds from the next delivery on; other
+/// processes follow within their copy's TTL (see [`cache`]).
 #[tracing::instrument(name = "rotate channel secret", skip_all, fields(tenant.id = %scope.tenant_id(), channel.id = %id))]
 pub async fn rotate_secret(
     db: &impl ConnectionTrait,
+    kept: &ChannelCache,
     scope: &TenantScope,
     id: ChannelId,
     overlap_secs: i64,
@@ -168,6 +175,7 @@ pub async fn rotate_secret(
     if updated.rows_affected == 0 {
         return Err(anyhow::anyhow!("the channel's secret changed during the rotation").into());
     }
+    kept.forget(id.as_uuid());
     tracing::info!(overlap_secs, "channel secret rotated");
     Ok(IssuedSecret {
         id,

@@ -1,10 +1,11 @@
 //! Sales channels' webhooks end to end: Standard Webhooks signatures, the
 //! inbox that makes a `202` durable, processing into work orders, refunds,
-//! dead events and their replay.
+//! dead events and their replay, and receiving many deliveries at once.
 //!
 //! Processing runs on the worker, after the answer, so every effect is
 //! awaited with [`eventually`] rather than assumed.
 
+mod batching;
 mod processing;
 mod receiving;
 
@@ -95,7 +96,12 @@ async fn post_webhook(app: &TestApp, channel_id: &str, headers: &Headers, body: 
 }
 
 /// Delivers `event` as the channel would: signed with its secret, now.
-async fn deliver(app: &TestApp, channel: &Channel, webhook_id: &str, event: &Value) -> Response {
+pub async fn deliver(
+    app: &TestApp,
+    channel: &Channel,
+    webhook_id: &str,
+    event: &Value,
+) -> Response {
     deliver_signed_with(app, channel, &channel.secret, webhook_id, event).await
 }
 
