@@ -6,6 +6,12 @@
 //! alone. `SCRM_TEST_REDIS_URL` points the app at a real Redis. WeChat is a
 //! wiremock server per test.
 
+mod crew;
+mod settlement;
+
+pub use crew::*;
+pub use settlement::*;
+
 use std::io::Write;
 
 use reqwest::{Response, StatusCode};
@@ -13,7 +19,8 @@ use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use uuid::Uuid;
-use wiremock::MockServer;
+use wiremock::matchers::{method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use scrm::configuration::{Settings, WechatSettings};
 use scrm::startup::{Application, RunOptions};
@@ -276,6 +283,24 @@ impl TestApp {
             .expect("the request is sent")
     }
 
+    /// Any request: `token` signs it in, `body` is sent as JSON.
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Response {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.expect("the request is sent")
+    }
+
     pub async fn post_anonymous(&self, path: &str, body: &Value) -> Response {
         self.client
             .post(self.url(path))
@@ -294,6 +319,19 @@ impl Drop for TestApp {
             }
         }
     }
+}
+
+/// WeChat answers `body` when the code `code` is exchanged through
+/// `/sns/jscode2session`.
+pub async fn wechat_answers(app: &TestApp, code: &str, body: Value) {
+    Mock::given(method("GET"))
+        .and(path("/sns/jscode2session"))
+        .and(query_param("appid", WECHAT_APPID))
+        .and(query_param("js_code", code))
+        .and(query_param("grant_type", "authorization_code"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .mount(&app.wechat)
+        .await;
 }
 
 /// Reads a JSON body.

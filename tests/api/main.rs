@@ -1,5 +1,6 @@
 //! End-to-end tests of the API: one binary, a real server per test.
 
+mod authorization;
 mod cli;
 mod fault;
 mod health;

@@ -11,11 +11,15 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{Datelike, Duration, Months, NaiveDate, Utc};
+use chrono::{Datelike, Duration, NaiveDate};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, Setup, Tenant, TestApp, assert_problem, json_of, redis_url};
+use crate::helpers::{
+    Installer, PASSWORD, Tenant, TestApp, act, assert_problem, close, confirm, create_partner,
+    dispute, hire, hire_for_partner, items, json_of, mark_paid, month, order_through,
+    partner_manager, resolve, spawn_ahead, text, this_month,
+};
 use crate::pricing::{publish_standard_list, set_up_catalogue};
 
 /// Resolves to 440305, tier T1: 12,000 fen a unit, 15,000 in partner mode.
@@ -28,21 +32,6 @@ const PARTNER_FEN: i64 = 30_000;
 // ---------------------------------------------------------------------------
 // Setting the scene
 // ---------------------------------------------------------------------------
-
-/// A server that closes periods as if it were 70 days from now.
-async fn spawn_ahead() -> TestApp {
-    TestApp::spawn_with(Setup {
-        redis_url: redis_url(),
-        clock_ahead: Some(Duration::days(70)),
-        ..Setup::default()
-    })
-    .await
-}
-
-struct Installer {
-    id: String,
-    token: String,
-}
 
 struct Shop {
     tenant: Tenant,
@@ -74,100 +63,23 @@ async fn open_shop(app: &TestApp) -> Shop {
     }
 }
 
-async fn hire(app: &TestApp, tenant: &Tenant, username: &str) -> Installer {
-    let (id, token) = app.create_installer(tenant, username).await;
-    Installer { id, token }
-}
-
-/// Creates a partner firm and answers its id.
-async fn create_partner(app: &TestApp, tenant: &Tenant, name: &str) -> String {
-    let created = app
-        .post(
-            "/api/v1/admin/partners",
-            &tenant.admin_token,
-            &json!({"name": name}),
-        )
-        .await;
-    assert_eq!(created.status(), StatusCode::CREATED);
-    text(&json_of(created).await["id"]).to_owned()
-}
-
-/// An installer who works for the partner firm `partner_id`.
-async fn hire_for_partner(
-    app: &TestApp,
-    tenant: &Tenant,
-    username: &str,
-    partner_id: &str,
-) -> Installer {
-    let id = app
-        .create_user(
-            tenant,
-            json!({"username": username, "password": PASSWORD, "role": "installer",
-                   "name": "王强", "phone": "13800138001", "cooperation_mode": "partner",
-                   "partner_id": partner_id}),
-        )
-        .await;
-    let token = app.token(&tenant.code, username, PASSWORD).await;
-    Installer { id, token }
-}
-
-/// The manager of the partner firm `partner_id`; answers the access token.
-async fn partner_manager(
-    app: &TestApp,
-    tenant: &Tenant,
-    username: &str,
-    partner_id: &str,
-) -> String {
-    app.create_user(
-        tenant,
-        json!({"username": username, "password": PASSWORD, "role": "partner_manager",
-               "name": "经理", "partner_id": partner_id}),
-    )
-    .await;
-    app.token(&tenant.code, username, PASSWORD).await
-}
-
 fn order_body() -> Value {
     json!({"workflow": "install",
            "customer": {"name": "张三", "phone": "13912345678", "address": ADDRESS},
            "lines": [{"service_item": "AC-INSTALL", "quantity": 2, "sale_price_fen": 100000}]})
 }
 
-async fn act(app: &TestApp, token: &str, id: &str, action: &str, body: Value) {
-    let response = app
-        .post(
-            &format!("/api/v1/work-orders/{id}/actions/{action}"),
-            token,
-            &body,
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::OK, "{action} on {id}");
-}
-
-/// Creates an order, assigns it to `installer`, who then takes `actions`;
-/// answers the order's id.
-async fn order_through(
-    app: &TestApp,
-    shop: &Shop,
-    installer: &Installer,
-    actions: &[&str],
-) -> String {
-    let created = app
-        .post("/api/v1/work-orders", &shop.dispatcher, &order_body())
-        .await;
-    assert_eq!(created.status(), StatusCode::CREATED);
-    let id = text(&json_of(created).await["id"]).to_owned();
-    let assign = json!({"assignee_id": installer.id});
-    act(app, &shop.dispatcher, &id, "assign", assign).await;
-    for action in actions {
-        act(app, &installer.token, &id, action, json!({})).await;
-    }
-    id
-}
-
 /// An order completed by `installer`, so that its earnings are posted.
 async fn completed_order(app: &TestApp, shop: &Shop, installer: &Installer) -> String {
-    order_through(app, shop, installer, &["accept", "arrive", "complete"]).await
+    let body = order_body();
+    order_through(
+        app,
+        &shop.dispatcher,
+        &body,
+        installer,
+        &["accept", "arrive", "complete"],
+    )
+    .await
 }
 
 async fn work_order(app: &TestApp, token: &str, id: &str) -> Value {
@@ -180,53 +92,11 @@ async fn work_order(app: &TestApp, token: &str, id: &str) -> Value {
 // Periods and statements
 // ---------------------------------------------------------------------------
 
-/// A CST calendar month, `offset` months from this one: (first, last day).
-fn month(offset: i32) -> (String, String) {
-    let today = (Utc::now() + Duration::hours(8)).date_naive();
-    let this = today.with_day(1).expect("every month has a first day");
-    let first = if offset >= 0 {
-        this.checked_add_months(Months::new(offset.unsigned_abs()))
-    } else {
-        this.checked_sub_months(Months::new(offset.unsigned_abs()))
-    }
-    .expect("a month in range");
-    (first.to_string(), last_day(first).to_string())
-}
-
-fn last_day(first: NaiveDate) -> NaiveDate {
-    first
-        .checked_add_months(Months::new(1))
-        .expect("a month in range")
-        - Duration::days(1)
-}
-
-fn this_month() -> (String, String) {
-    month(0)
-}
-
-async fn close(app: &TestApp, token: &str, (from, to): &(String, String)) -> Response {
-    app.post(
-        "/api/v1/admin/settlement-periods",
-        token,
-        &json!({"from": from, "to": to}),
-    )
-    .await
-}
-
 /// Closes a period that was open; answers the period.
 async fn close_new(app: &TestApp, tenant: &Tenant, span: &(String, String)) -> Value {
     let response = close(app, &tenant.admin_token, span).await;
     assert_eq!(response.status(), StatusCode::CREATED, "closing {span:?}");
     json_of(response).await
-}
-
-async fn items(app: &TestApp, token: &str, path: &str) -> Vec<Value> {
-    let response = app.get(path, token).await;
-    assert_eq!(response.status(), StatusCode::OK, "{path}");
-    json_of(response).await["items"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
 }
 
 /// The tenant's statements as staff filter them.
@@ -247,44 +117,12 @@ async fn latest_statement(app: &TestApp, installer: &Installer) -> Value {
     statement(app, &installer.token, text(&newest["id"])).await
 }
 
-async fn confirm(app: &TestApp, token: &str, id: &str) -> Response {
-    app.post(
-        &format!("/api/v1/statements/{id}/confirm"),
-        token,
-        &json!({}),
-    )
-    .await
-}
-
-async fn dispute(app: &TestApp, token: &str, id: &str, body: Value) -> Response {
-    app.post(&format!("/api/v1/statements/{id}/disputes"), token, &body)
-        .await
-}
-
 /// Disputes a line; answers the dispute's id.
 async fn dispute_ok(app: &TestApp, installer: &Installer, id: &str, line_id: &str) -> String {
     let body = json!({"line_id": line_id, "reason": "实际安装了两台，还用了加长铜管"});
     let response = dispute(app, &installer.token, id, body).await;
     assert_eq!(response.status(), StatusCode::CREATED);
     text(&json_of(response).await["id"]).to_owned()
-}
-
-async fn resolve(app: &TestApp, token: &str, dispute_id: &str, body: Value) -> Response {
-    app.post(
-        &format!("/api/v1/disputes/{dispute_id}/resolve"),
-        token,
-        &body,
-    )
-    .await
-}
-
-async fn mark_paid(app: &TestApp, token: &str, id: &str, reference: &str) -> Response {
-    app.post(
-        &format!("/api/v1/statements/{id}/paid"),
-        token,
-        &json!({"reference": reference}),
-    )
-    .await
 }
 
 async fn reward(
@@ -321,10 +159,6 @@ async fn notification_kinds(app: &TestApp, installer: &Installer) -> Vec<String>
 // ---------------------------------------------------------------------------
 // Reading answers
 // ---------------------------------------------------------------------------
-
-fn text(value: &Value) -> &str {
-    value.as_str().unwrap_or_default()
-}
 
 fn list(value: &Value) -> &[Value] {
     value.as_array().map(Vec::as_slice).unwrap_or_default()
@@ -410,7 +244,7 @@ async fn closing_a_month_gives_each_installer_one_statement_of_exactly_their_pos
     ];
     let wang_orders = vec![completed_order(&app, &shop, &wang).await];
     // Accepted but not done: its earnings are locked, not posted.
-    order_through(&app, &shop, &wang, &["accept"]).await;
+    order_through(&app, &shop.dispatcher, &order_body(), &wang, &["accept"]).await;
     let span = this_month();
 
     // Act
@@ -1194,7 +1028,14 @@ async fn rewards_and_penalties_join_the_order_and_its_next_statement() {
     // Arrange
     let app = spawn_ahead().await;
     let shop = open_shop(&app).await;
-    let order = order_through(&app, &shop, &shop.installer, &["accept", "arrive"]).await;
+    let order = order_through(
+        &app,
+        &shop.dispatcher,
+        &order_body(),
+        &shop.installer,
+        &["accept", "arrive"],
+    )
+    .await;
     let staff = &shop.dispatcher;
 
     // Act

@@ -1,22 +1,9 @@
 use reqwest::StatusCode;
 use serde_json::json;
-use wiremock::matchers::{method, path, query_param};
-use wiremock::{Mock, ResponseTemplate};
 
-use crate::helpers::{TestApp, WECHAT_APPID, assert_problem, json_of};
+use crate::helpers::{TestApp, assert_problem, json_of, wechat_answers};
 
 const SESSION_KEY: &str = "session-key-that-must-stay-home";
-
-async fn wechat_answers(app: &TestApp, code: &str, body: serde_json::Value) {
-    Mock::given(method("GET"))
-        .and(path("/sns/jscode2session"))
-        .and(query_param("appid", WECHAT_APPID))
-        .and(query_param("js_code", code))
-        .and(query_param("grant_type", "authorization_code"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(body))
-        .mount(&app.wechat)
-        .await;
-}
 
 #[tokio::test]
 async fn a_new_wechat_account_signs_in_as_a_customer_and_again_as_the_same_one() {
