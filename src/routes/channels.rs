@@ -134,7 +134,11 @@ pub async fn list_channels(
 
 /// Gives a channel a new secret. The current one keeps verifying for the
 /// overlap, so that the shop can switch without losing deliveries; after it,
-/// only the new one does.
+/// only the new one does. The new secret verifies at once on every API
+/// process; the replaced one may still verify for up to 5 seconds after the
+/// overlap on API processes other than the one that rotated it, the life of
+/// their copy of the channel. The body is optional; a body that is sent
+/// must parse, or nothing is rotated.
 #[utoipa::path(post, path = "/api/v1/admin/webhook-channels/{id}/rotate-secret", tag = "channels", security(("bearer" = [])),
     params(("id" = String, Path)), request_body = RotateSecretRequest, responses(
     (status = 200, body = SecretResponse),
