@@ -94,7 +94,18 @@ pub async fn sweep(db: &DatabaseConnection, queue: &dyn Queue) -> anyhow::Result
     }
     let queued = jobs.len();
     if queued > 0 {
-        queue.enqueue_many(jobs).await?;
+        // The rows are leased now: if they are not queued, they wait out the
+        // whole lease. The first command after a Redis restart fails on the
+        // connection the restart broke, and the next one reconnects, so one
+        // more try saves that wait.
+        if let Err(error) = queue.enqueue_many(jobs.clone()).await {
+            tracing::warn!(
+                error.message = format!("{:#}", error.0),
+                queued,
+                "queueing due work failed; trying once more"
+            );
+            queue.enqueue_many(jobs).await?;
+        }
         tracing::debug!(queued, "due work queued");
     }
     Ok(queued)
