@@ -35,17 +35,32 @@ fresh_database() {
     --password 'bench-admin-pass' >/dev/null
 }
 
+# Waits up to 10 s for ORIGIN's /readyz to answer 200, and fails if it does
+# not: wait_ready ORIGIN.
+wait_ready() {
+  for _ in $(seq 100); do
+    curl -sf "$1/readyz" >/dev/null 2>&1 && return
+    sleep 0.1
+  done
+  curl -sf "$1/readyz" >/dev/null
+}
+
 # Starts `scrm serve --no-worker` and waits until it is ready:
 # start_api [PORT [LOG_NAME]], PORT and api by default.
 start_api() {
   local port="${1:-$PORT}" log="${2:-api}"
   BIND="127.0.0.1:$port" ./target/release/scrm serve --no-worker >"$LOGS/$log.log" 2>&1 &
   PIDS+=($!)
-  for _ in $(seq 100); do
-    curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
-    sleep 0.1
-  done
-  curl -sf "http://127.0.0.1:$port/readyz" >/dev/null
+  wait_ready "http://127.0.0.1:$port"
+}
+
+# Registers the webhook channel `bench shop` and sets CHANNEL_ID and
+# SECRET: set_up_channel TOKEN.
+set_up_channel() {
+  local channel
+  channel=$(post "$1" /admin/webhook-channels '{"name":"bench shop"}')
+  CHANNEL_ID=$(printf '%s' "$channel" | json id)
+  SECRET=$(printf '%s' "$channel" | json secret)
 }
 
 # Waits until the database holds WANT work orders made by channels, and

@@ -80,11 +80,7 @@ http {
 NGINX
 nginx -c "$LOGS/nginx.conf" -p "$LOGS/nginx" &
 PIDS+=($!)
-for _ in $(seq 50); do
-  curl -sf "$ORIGIN/readyz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-curl -sf "$ORIGIN/readyz" >/dev/null
+wait_ready "$ORIGIN"
 
 say "$WORKERS workers"
 for n in $(seq "$WORKERS"); do
@@ -96,9 +92,7 @@ done
 say "prices and a channel, through nginx"
 ADMIN=$(login admin bench-admin-pass)
 set_up_prices "$ADMIN"
-CHANNEL=$(post "$ADMIN" /admin/webhook-channels '{"name":"bench shop"}')
-CHANNEL_ID=$(printf '%s' "$CHANNEL" | json id)
-SECRET=$(printf '%s' "$CHANNEL" | json secret)
+set_up_channel "$ADMIN"
 load() {
   ./target/release/examples/webhook_load --url "$ORIGIN" --channel "$CHANNEL_ID" \
     --secret "$SECRET" --connections "$CONNECTIONS" "$@" | grep '^RESULT'

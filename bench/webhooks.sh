@@ -45,9 +45,7 @@ start_api
 say "prices and a channel"
 ADMIN=$(login admin bench-admin-pass)
 set_up_prices "$ADMIN"
-CHANNEL=$(post "$ADMIN" /admin/webhook-channels '{"name":"bench shop"}')
-CHANNEL_ID=$(printf '%s' "$CHANNEL" | json id)
-SECRET=$(printf '%s' "$CHANNEL" | json secret)
+set_up_channel "$ADMIN"
 TENANT_ID=$(sql "SELECT tenant_id FROM webhook_channels WHERE id = '$CHANNEL_ID'")
 
 load() {

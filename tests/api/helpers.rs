@@ -339,15 +339,20 @@ pub async fn json_of(response: Response) -> Value {
     response.json().await.expect("a JSON body")
 }
 
-/// Asserts the problem+json shape and answers the body.
-pub async fn assert_problem(response: Response, status: StatusCode, code: &str) -> Value {
-    assert_eq!(response.status(), status);
-    let content_type = response
+/// The response's content type, or "" when it has none.
+pub fn content_type_of(response: &Response) -> String {
+    response
         .headers()
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
-        .to_owned();
+        .to_owned()
+}
+
+/// Asserts the problem+json shape and answers the body.
+pub async fn assert_problem(response: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(response.status(), status);
+    let content_type = content_type_of(&response);
     assert_eq!(content_type, "application/problem+json");
     let body = json_of(response).await;
     assert_eq!(body["status"], status.as_u16());

@@ -16,9 +16,9 @@ use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Installer, PASSWORD, Tenant, TestApp, act, assert_problem, close, confirm, create_partner,
-    dispute, hire, hire_for_partner, items, json_of, mark_paid, month, order_through,
-    partner_manager, resolve, spawn_ahead, text, this_month,
+    Installer, PASSWORD, Tenant, TestApp, act, assert_problem, close, confirm, content_type_of,
+    create_partner, dispute, hire, hire_for_partner, items, json_of, mark_paid, month,
+    order_through, partner_manager, resolve, spawn_ahead, text, this_month,
 };
 use crate::pricing::{publish_standard_list, set_up_catalogue};
 
@@ -186,12 +186,7 @@ fn error_fields(problem: &Value) -> Vec<&str> {
 /// byte-order mark, and its rows.
 async fn read_csv(response: Response) -> (String, bool, Vec<Vec<String>>) {
     assert_eq!(response.status(), StatusCode::OK);
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let content_type = content_type_of(&response);
     let bytes = response.bytes().await.expect("a body");
     let bom = bytes.starts_with(&[0xEF, 0xBB, 0xBF]);
     let body = std::str::from_utf8(&bytes).expect("UTF-8");

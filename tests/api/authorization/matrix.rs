@@ -6,7 +6,7 @@ use reqwest::{Response, StatusCode};
 
 use super::routes::{NOT_FOUND, Route};
 use super::world::World;
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, content_type_of};
 
 /// Who sends a request, and what its answers must never contain.
 pub struct Caller {
@@ -117,12 +117,7 @@ impl Check<'_> {
     /// Answers what is wrong with `response`, if anything.
     pub async fn inspect(&self, response: Response) -> Option<String> {
         let status = response.status();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
+        let content_type = content_type_of(&response);
         let body = response.text().await.unwrap_or_default();
         let unseen = if status.is_success() {
             self.shown
