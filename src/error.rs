@@ -124,6 +124,15 @@ impl ApiError {
         )
     }
 
+    /// 408: the body did not arrive in time (see `slow_clients`).
+    pub fn request_timeout() -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "The request body did not arrive in time.",
+        )
+    }
+
     /// 500 with the cause kept for the log.
     pub fn unexpected(cause: anyhow::Error) -> Self {
         let mut error = Self::new(

@@ -15,6 +15,7 @@ use utoipa::IntoParams;
 use scrm_service::page::PageRequest;
 
 use crate::error::ApiError;
+use crate::slow_clients::is_body_timeout;
 
 /// The largest JSON body a route accepts unless it says otherwise.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
@@ -98,8 +99,13 @@ async fn read_capped(
     }
     let mut body = BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::bad_request(format!("The body could not be read: {e}")))?;
+        let chunk = chunk.map_err(|e| {
+            if is_body_timeout(&e) {
+                ApiError::request_timeout()
+            } else {
+                ApiError::bad_request(format!("The body could not be read: {e}"))
+            }
+        })?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::payload_too_large(limit));
         }

@@ -10,13 +10,14 @@ use actix_web::body::{self, BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::middleware::Next;
-use actix_web::web::{self, Bytes};
+use actix_web::web;
 
 use actix_web::HttpMessage;
 use scrm_service::auth::Principal;
 use scrm_service::idempotency::{self, Claim, IdempotencyKey, StoredResponse};
 
 use crate::error::ApiError;
+use crate::extract::{DEFAULT_BODY_LIMIT, RawBody};
 use crate::state::AppState;
 
 /// The request header that carries the key.
@@ -57,8 +58,8 @@ pub async fn idempotent_posts(
         return Ok(req.error_response(missing));
     };
 
-    let body = match req.extract::<Bytes>().await {
-        Ok(body) => body,
+    let body = match req.extract::<RawBody<DEFAULT_BODY_LIMIT>>().await {
+        Ok(RawBody(body)) => body.freeze(),
         Err(error) => return Ok(req.error_response(error)),
     };
     let hash = idempotency::fingerprint(req.method().as_str(), req.path(), &body);

@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod rate_limit;
 pub mod routes;
+pub mod slow_clients;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

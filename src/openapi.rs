@@ -20,8 +20,10 @@ use crate::routes;
             the same body replays the first answer (with `Idempotency-Replayed: true`), a \
             different body answers 422 `idempotency_key_reused`, and a repeat while the first \
             is still running answers 409 `idempotency_key_in_flight`. JSON bodies are capped \
-            at 64 KiB (413 beyond). Objects of another tenant, and routes of another role, \
-            answer 404. Every answer carries `x-request-id`."
+            at 64 KiB (413 beyond). A request's head must arrive within 5 s of the \
+            connection and its body within 5 s of the head: a late body answers 408 \
+            `request_timeout`, and a late head closes the connection. Objects of another \
+            tenant, and routes of another role, answer 404. Every answer carries `x-request-id`."
     ),
     paths(
         routes::health::healthz,

@@ -28,15 +28,13 @@ use crate::metrics::Metrics;
 use crate::openapi::ApiDoc;
 use crate::rate_limit::RateLimiter;
 use crate::routes;
+use crate::slow_clients;
 use crate::state::{AppState, Clock};
 use crate::telemetry::{RequestSpan, observe};
 
 /// How long in-flight requests and jobs may take to finish after a stop
 /// signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
-/// A client that has not sent its request head by then is cut off, so that
-/// slow connections cannot hold workers.
-const CLIENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How `scrm serve` was asked to run.
 #[derive(Debug, Clone, Copy)]
@@ -143,12 +141,13 @@ impl Application {
                 )
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
+                .wrap(from_fn(slow_clients::body_deadline))
                 .wrap(from_fn(observe))
                 .wrap(TracingLogger::<RequestSpan>::new())
         })
         .listen(listener)
         .context("failed to start the HTTP server")?
-        .client_request_timeout(CLIENT_REQUEST_TIMEOUT)
+        .client_request_timeout(slow_clients::HEAD_DEADLINE)
         .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
         // actix stops at once on SIGINT; this makes Ctrl-C as graceful as SIGTERM.
         .shutdown_signal(scrm_worker::shutdown::signal())

@@ -21,7 +21,7 @@ use scrm_worker::queue::Job;
 
 use crate::authn::Caller;
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiJson, PageQuery, parse_json};
+use crate::extract::{ApiJson, DEFAULT_BODY_LIMIT, PageQuery, RawBody, parse_json};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -149,7 +149,7 @@ pub async fn rotate_secret(
     state: web::Data<AppState>,
     Caller(caller): Caller,
     path: web::Path<String>,
-    body: web::Bytes,
+    RawBody(body): RawBody<DEFAULT_BODY_LIMIT>,
 ) -> Result<HttpResponse, ApiError> {
     let id = ChannelId::parse(&path).map_err(|_| ApiError::not_found())?;
     // The body is optional, but one that is sent must be read: an

@@ -16,7 +16,7 @@ use scrm_service::work_orders::{
 
 use crate::authn::Caller;
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiJson, PageQuery, parse_json};
+use crate::extract::{ApiJson, DEFAULT_BODY_LIMIT, PageQuery, RawBody, parse_json};
 use crate::routes::quotes::{
     EarningsLineResponse, EarningsResponse, OrderLineRequest, parse_lines,
 };
@@ -427,7 +427,7 @@ pub async fn act_on_work_order(
     state: web::Data<AppState>,
     Caller(caller): Caller,
     path: web::Path<(String, String)>,
-    body: web::Bytes,
+    RawBody(body): RawBody<DEFAULT_BODY_LIMIT>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, action) = path.into_inner();
     let id = WorkOrderId::parse(&id).map_err(|_| ApiError::not_found())?;

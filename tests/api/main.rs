@@ -11,6 +11,7 @@ mod pricing;
 mod problems;
 mod reminders;
 mod sign_in;
+mod slow_clients;
 mod statements;
 mod tenancy;
 mod tokens;
