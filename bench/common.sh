@@ -117,3 +117,101 @@ set_up_prices() {
               {"service_item":"AC-INSTALL","tier":"T3","unit_price_fen":10000}]}' | json id)
   post "$1" "/admin/price-lists/$list/publish" '{}' >/dev/null
 }
+
+# CPU seconds, user and system, used so far by the processes PID... together;
+# a process that is gone counts 0: cpu_seconds PID...
+cpu_seconds() {
+  [ "$#" -gt 0 ] || { echo 0; return; }
+  local pid files=()
+  for pid in "$@"; do files+=("/proc/$pid/stat"); done
+  awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); t += $12 + $13 }
+    END { printf "%.2f\n", t / hz }' "${files[@]}" 2>/dev/null || true
+}
+
+# The same for every running process whose command is NAME (postgres,
+# redis-server): cpu_seconds_named NAME. A backend that exits takes its
+# seconds with it, so read it around a phase whose connections stay open.
+cpu_seconds_named() {
+  awk -v hz="$(getconf CLK_TCK)" -v comm="($1)" '$2 == comm { t += $14 + $15 }
+    END { printf "%.2f\n", t / hz }' /proc/[0-9]*/stat 2>/dev/null || true
+}
+
+# The CPU counters that cpu_phase_report compares, one reading: the seconds
+# of each group of processes (each argument a space-separated list of PIDs),
+# then PostgreSQL's, Redis's, and the machine's busy and total seconds over
+# all cores: cpu_counters "PIDS" ["PIDS" ...].
+cpu_counters() {
+  local group
+  for group in "$@"; do
+    # shellcheck disable=SC2086 # a group is a list of PIDs
+    printf '%s ' "$(cpu_seconds $group)"
+  done
+  awk -v hz="$(getconf CLK_TCK)" '$1 == "cpu" { for (i = 2; i <= 9; i++) t += $i
+    printf "%s %s %.2f %.2f\n", pg, redis, (t - $5 - $6) / hz, t / hz }' \
+    pg="$(cpu_seconds_named postgres)" redis="$(cpu_seconds_named redis-server)" /proc/stat
+}
+
+# Where a phase's CPU went, from two cpu_counters readings, per unit of work
+# too: cpu_phase_report BEFORE AFTER UNITS UNIT_NAME "LABEL[,LABEL...]".
+# What the named processes, PostgreSQL and Redis did not use of the busy time
+# went to the load generator, the kernel and anything else running.
+cpu_phase_report() {
+  python3 - "$@" <<'PY'
+import sys
+before, after, units, unit, labels = sys.argv[1:]
+d = [b - a for a, b in zip(map(float, before.split()), map(float, after.split()))]
+names = labels.split(",") + ["postgres", "redis"]
+busy, total = d[-2], d[-1]
+parts = [f"{n} {s:.2f} s ({s / float(units) * 1e6:.0f} µs/{unit})" for n, s in zip(names, d)]
+rest = busy - sum(d[:-2])
+print(f"CPU over {units} {unit}s: " + ", ".join(parts) + f", the rest {rest:.2f} s; "
+      f"machine busy {busy:.2f} of {total:.2f} s ({busy / total:.0%})")
+PY
+}
+
+# Starts one `scrm-worker` and sets WORKER_PID: start_worker [LOG_NAME],
+# worker by default.
+start_worker() {
+  ./target/release/scrm-worker >>"$LOGS/${1:-worker}.log" 2>&1 &
+  WORKER_PID=$!
+  PIDS+=("$WORKER_PID")
+}
+
+# Starts examples/bare_http, the HTTP floor, answering every GET with the
+# body in FILE, and waits until it answers: start_bare_http PORT FILE.
+start_bare_http() {
+  ./target/release/examples/bare_http --bind "127.0.0.1:$1" --body-file "$2" \
+    >"$LOGS/bare_http.log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 100); do
+    curl -s -o /dev/null -H 'authorization: Bearer x' "http://127.0.0.1:$1/" && return
+    sleep 0.1
+  done
+  curl -sf -o /dev/null -H 'authorization: Bearer x' "http://127.0.0.1:$1/"
+}
+
+# The CPU time, user plus system, in clock ticks (1/100 s), that the
+# processes PID... have used so far; a process that is gone counts 0:
+# cpu_ticks PID...
+cpu_ticks() {
+  local pid total=0 ticks
+  for pid in "$@"; do
+    # Fields 14 and 15 of /proc/PID/stat, counted after the command name,
+    # which may hold spaces, so from the closing parenthesis on.
+    ticks=$(sed -E 's/.*\) //' "/proc/$pid/stat" 2>/dev/null | awk '{ print $12 + $13 }') ||
+      ticks=0
+    total=$((total + ${ticks:-0}))
+  done
+  echo "$total"
+}
+
+# The largest resident set, in KiB, among the processes PID... at this
+# moment; a process that is gone counts 0: rss_kib PID...
+rss_kib() {
+  local pid kib max=0
+  for pid in "$@"; do
+    kib=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
+    if [ "${kib:-0}" -gt "$max" ]; then max=$kib; fi
+  done
+  echo "$max"
+}

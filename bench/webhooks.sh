@@ -6,9 +6,13 @@
 #     in the database (the floor is the figure the issue sets: 1,000/s);
 #  2. accepted webhooks per second: signed order.paid POSTs answered 202 by
 #     one `scrm serve --no-worker` with the workers stopped, against
-#     pgbench inserting the same single inbox rows into the same table.
+#     pgbench inserting the same single inbox rows into the same table, and
+#     against redis-benchmark's XADD on a throwaway stream of the same Redis
+#     database, as many clients (the Redis floor).
 #
-# It also samples the workers' resident memory while they work.
+# It also samples the resident memory of the workers and of the API process
+# while they work, and reads where the CPU went in each phase from the
+# processes' counters in /proc.
 #
 # It uses its own PostgreSQL database (`scrm_bench`, dropped and created
 # afresh), database 5 of the local Redis and its own stream, so it never
@@ -41,6 +45,7 @@ cargo build --release --example webhook_load --quiet
 
 fresh_database
 start_api
+API_PID=${PIDS[-1]}
 
 say "prices and a channel"
 ADMIN=$(login admin bench-admin-pass)
@@ -74,15 +79,27 @@ sql "ANALYZE"
 BEFORE=$(sql "SELECT count(*) FROM work_orders WHERE channel_id IS NOT NULL")
 WANT=$(( BEFORE + EVENTS ))
 PEAK_RSS=0
+API_PEAK_RSS=0
 sample_rss() {
-  for pid in $WORKER_PIDS; do
-    kib=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)
-    [ "${kib:-0}" -gt "$PEAK_RSS" ] && PEAK_RSS=$kib
-  done
-  return 0
+  local kib
+  # shellcheck disable=SC2086 # a list of PIDs
+  kib=$(rss_kib $WORKER_PIDS)
+  if [ "$kib" -gt "$PEAK_RSS" ]; then PEAK_RSS=$kib; fi
+  kib=$(rss_kib "$API_PID")
+  if [ "$kib" -gt "$API_PEAK_RSS" ]; then API_PEAK_RSS=$kib; fi
 }
-( load --requests "$EVENTS" >"$LOGS/e2e-load.txt" ) &
-LOADER=$!
+# Runs load ARGS... in the background, its user and system CPU seconds
+# written to OUT.time and its output to OUT, and sets LOADER: timed_load OUT
+# ARGS...
+timed_load() {
+  local out="$1"
+  shift
+  ( TIMEFORMAT='%U %S'; { time load "$@" >"$out" 2>>"$LOGS/load.err"; } 2>"$out.time" ) &
+  LOADER=$!
+}
+loader_seconds() { awk '{ print $1 + $2 }' "$1.time"; }
+CPU_BEFORE=$(cpu_counters "$API_PID" "$WORKER_PIDS")
+timed_load "$LOGS/e2e-load.txt" --requests "$EVENTS"
 DONE_MS=""
 while :; do
   sample_rss
@@ -100,6 +117,7 @@ while :; do
   fi
   sleep 0.2
 done
+CPU_AFTER=$(cpu_counters "$API_PID" "$WORKER_PIDS")
 wait "$LOADER"
 E2E=$(grep '^RESULT' "$LOGS/e2e-load.txt")
 echo "$E2E"
@@ -111,7 +129,14 @@ fi
 python3 -c "import sys; n, a, b = map(int, sys.argv[1:]); s = (b - a) / 1000; print(f'{n} work orders in {s:.2f} s from the first POST: {n / s:.0f} events/s end to end (needs >= 1000)')" \
   "$EVENTS" "$FIRST_MS" "$DONE_MS"
 echo "dead or failed events: $(sql "SELECT count(*) FROM webhook_events WHERE status IN ('dead', 'failed')")"
+cpu_phase_report "0 $CPU_BEFORE" "$(loader_seconds "$LOGS/e2e-load.txt") $CPU_AFTER" \
+  "$EVENTS" event webhook_load,api,workers
 echo "peak worker RSS while working: $((PEAK_RSS / 1024)) MiB (needs < 50)"
+echo "peak API RSS meanwhile: $((API_PEAK_RSS / 1024)) MiB"
+WORKER_PEAK_RSS=$PEAK_RSS
+E2E_API_PEAK_RSS=$API_PEAK_RSS
+E2E_RATE=$(python3 -c "import sys; n, a, b = map(int, sys.argv[1:])
+print(f'{n * 1000 / (b - a):.0f}')" "$EVENTS" "$FIRST_MS" "$DONE_MS")
 for pid in $WORKER_PIDS; do
   awk -v pid="$pid" '/^VmHWM:/ { printf "worker %s VmHWM (lifetime peak): %.1f MiB\n", pid, $2 / 1024 }' \
     "/proc/$pid/status"
@@ -122,8 +147,22 @@ for pid in $WORKER_PIDS; do kill -TERM "$pid"; done
 for pid in $WORKER_PIDS; do wait "$pid" 2>/dev/null || true; done
 
 say "2. accepted webhooks per second (no workers running)"
-ACCEPTED=$(load --requests "$EVENTS" --warmup 1000)
+API_PEAK_RSS=0
+WORKER_PIDS=""
+CPU_BEFORE=$(cpu_counters "$API_PID")
+timed_load "$LOGS/accepted.txt" --requests "$EVENTS" --warmup 1000
+while kill -0 "$LOADER" 2>/dev/null; do
+  sample_rss
+  sleep 0.2
+done
+wait "$LOADER"
+CPU_AFTER=$(cpu_counters "$API_PID")
+ACCEPTED=$(cat "$LOGS/accepted.txt")
 echo "$ACCEPTED"
+# The warm-up's 1,000 requests are inside the counters' span.
+cpu_phase_report "0 $CPU_BEFORE" "$(loader_seconds "$LOGS/accepted.txt") $CPU_AFTER" \
+  "$(( EVENTS + 1000 ))" webhook webhook_load,api
+echo "peak API RSS while accepting: $((API_PEAK_RSS / 1024)) MiB"
 
 # The floor: the same single-row insert into the same table, with the same
 # conflict clause and one transaction per row, from as many clients.
@@ -143,6 +182,22 @@ PG_TPS=$(sed -nE 's/^tps = ([0-9.]+).*/\1/p' "$LOGS/pgbench.txt" | head -1)
 sql "DELETE FROM webhook_events WHERE status = 'bench'"
 RPS=$(field rps "$ACCEPTED")
 echo "pgbench, same insert, -M prepared, $CONNECTIONS clients: $PG_TPS tps"
-python3 -c "import sys; a, f = map(float, sys.argv[1:]); print(f'ratio accepted/pgbench: {a / f:.2f} (needs >= 0.50)')" \
-  "$RPS" "$PG_TPS"
+RATIO=$(python3 -c "import sys; a, f = map(float, sys.argv[1:]); print(f'{a / f:.2f}')" \
+  "$RPS" "$PG_TPS")
+echo "ratio accepted/pgbench: $RATIO (needs >= 0.50)"
+
+say "the Redis floor: XADD on a throwaway stream, $CONNECTIONS clients"
+# What one Redis manages for the command that queues a job, each client
+# sending one at a time, as the API's queueing does per batch.
+redis-benchmark -u "$REDIS_URL" -n 100000 -c "$CONNECTIONS" -P 1 --csv \
+  XADD scrm-bench:floor-stream MAXLEN 1000 '*' f v >"$LOGS/redis-benchmark.csv"
+redis DEL scrm-bench:floor-stream >/dev/null
+XADD_RPS=$(awk -F'","' 'NR == 2 { print $2 }' "$LOGS/redis-benchmark.csv")
+echo "XADD: $XADD_RPS per s (redis-benchmark); accepted: $RPS per s"
+
+say "result"
+echo "RESULT e2e_eps=$E2E_RATE workers=$WORKERS accepted_rps=$RPS" \
+  "accepted_p99_ms=$(field p99_ms "$ACCEPTED") pgbench_tps=$PG_TPS ratio=$RATIO" \
+  "xadd_rps=$XADD_RPS worker_rss_mib=$((WORKER_PEAK_RSS / 1024))" \
+  "api_rss_e2e_mib=$((E2E_API_PEAK_RSS / 1024)) api_rss_accepted_mib=$((API_PEAK_RSS / 1024))"
 
