@@ -188,7 +188,15 @@ pub async fn tier_of_region(
     region: &RegionCode,
 ) -> anyhow::Result<Option<String>> {
     let lineage: Vec<String> = region.lineage().into_iter().map(String::from).collect();
+    // The tenant is named in the mapping's join as well as in the tier's,
+    // so that PostgreSQL reads the mappings by their (tenant, region) key:
+    // joined by tier alone, it reads every tenant's mappings for each
+    // detail, which grew the detail's cost with the number of tenants.
     let mapped = Condition::all()
+        .add(
+            Expr::col((region_tier::Entity, region_tier::Column::TenantId))
+                .equals((tier::Entity, tier::Column::TenantId)),
+        )
         .add(
             Expr::col((region_tier::Entity, region_tier::Column::TierId))
                 .equals((tier::Entity, tier::Column::Id)),
