@@ -1,5 +1,9 @@
+use std::time::{Duration, Instant};
+
 use reqwest::StatusCode;
 use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
 
 use crate::helpers::{TestApp, assert_problem, json_of, wechat_answers};
 
@@ -135,4 +139,35 @@ async fn a_wechat_account_cannot_be_bound_to_two_users() {
 
     assert_eq!(first.status(), StatusCode::NO_CONTENT);
     assert_problem(second, StatusCode::CONFLICT, "wechat_already_bound").await;
+}
+
+#[tokio::test]
+async fn a_wechat_that_never_answers_is_given_up_on_and_the_sign_in_answers_503() {
+    let app = TestApp::spawn().await;
+    app.create_tenant("acme").await;
+    // Longer than the WeChat client's whole-call timeout of 5 s.
+    Mock::given(method("GET"))
+        .and(path("/sns/jscode2session"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"openid": "o-late", "session_key": SESSION_KEY}))
+                .set_delay(Duration::from_secs(30)),
+        )
+        .mount(&app.wechat)
+        .await;
+
+    let started = Instant::now();
+    let response = app.wechat_login("acme", "late").await;
+    let waited = started.elapsed();
+
+    assert!(response.headers().contains_key("retry-after"));
+    assert_problem(
+        response,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "wechat_unavailable",
+    )
+    .await;
+    // The bound is the timeout's, not a speed: without one the call would
+    // wait the mock's 30 s.
+    assert!(waited < Duration::from_secs(15), "waited {waited:?}");
 }
