@@ -132,8 +132,11 @@ cpu_seconds() {
 # redis-server): cpu_seconds_named NAME. A backend that exits takes its
 # seconds with it, so read it around a phase whose connections stay open.
 cpu_seconds_named() {
-  awk -v hz="$(getconf CLK_TCK)" -v comm="($1)" '$2 == comm { t += $14 + $15 }
-    END { printf "%.2f\n", t / hz }' /proc/[0-9]*/stat 2>/dev/null || true
+  # cat, not awk, opens the files: a process that exits between the glob
+  # and the read only costs cat a warning, where some awks would stop.
+  cat /proc/[0-9]*/stat 2>/dev/null |
+    awk -v hz="$(getconf CLK_TCK)" -v comm="($1)" '$2 == comm { t += $14 + $15 }
+      END { printf "%.2f\n", t / hz }'
 }
 
 # The CPU counters that cpu_phase_report compares, one reading: the seconds
@@ -188,21 +191,6 @@ start_bare_http() {
     sleep 0.1
   done
   curl -sf -o /dev/null -H 'authorization: Bearer x' "http://127.0.0.1:$1/"
-}
-
-# The CPU time, user plus system, in clock ticks (1/100 s), that the
-# processes PID... have used so far; a process that is gone counts 0:
-# cpu_ticks PID...
-cpu_ticks() {
-  local pid total=0 ticks
-  for pid in "$@"; do
-    # Fields 14 and 15 of /proc/PID/stat, counted after the command name,
-    # which may hold spaces, so from the closing parenthesis on.
-    ticks=$(sed -E 's/.*\) //' "/proc/$pid/stat" 2>/dev/null | awk '{ print $12 + $13 }') ||
-      ticks=0
-    total=$((total + ${ticks:-0}))
-  done
-  echo "$total"
 }
 
 # The largest resident set, in KiB, among the processes PID... at this

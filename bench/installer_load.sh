@@ -24,7 +24,7 @@
 # and the summary.
 #
 # It uses its own PostgreSQL database (`scrm_bench_load`, dropped and
-# created afresh), database 8 of the local Redis and its own stream. Run
+# created afresh), database 10 of the local Redis and its own stream. Run
 # from anywhere:
 #
 #   bench/installer_load.sh                           # 500 requests/s for 600 s
@@ -47,7 +47,7 @@ FLOOR_CONNECTIONS="${BENCH_FLOOR_CONNECTIONS:-16}"
 FLOOR_SECONDS="${BENCH_FLOOR_SECONDS:-20}"
 PORT="${BENCH_PORT:-18084}"
 BARE_PORT="${BENCH_BARE_PORT:-18085}"
-REDIS_URL="${BENCH_REDIS_URL:-redis://127.0.0.1:6379/8}"
+REDIS_URL="${BENCH_REDIS_URL:-redis://127.0.0.1:6379/10}"
 REDIS_STREAM=scrm-bench-load:jobs
 source bench/common.sh
 
@@ -195,18 +195,11 @@ sample_rss() {
 }
 sample_rss &
 PIDS+=($!)
-mapfile -t PG_PIDS < <(sql "SELECT pid FROM pg_stat_activity WHERE datname = '$DB_NAME'
-  AND pid <> pg_backend_pid()")
-REDIS_PIDS=$(pgrep -x redis-server || true)
-read -r _ CPU_BEFORE < <(head -1 /proc/stat | awk '{ print "cpu", $2+$3+$4+$5+$6+$7+$8+$9 " " $5+$6 }')
-read -r API_T0 WORKER_T0 PG_T0 REDIS_T0 < <(echo "$(cpu_ticks "$API_PID") \
-  $(cpu_ticks "$WORKER_PID") $(cpu_ticks "${PG_PIDS[@]}") $(cpu_ticks $REDIS_PIDS)")
+CPU_BEFORE=$(cpu_counters "$API_PID" "$WORKER_PID")
 /usr/bin/time -o "$LOGS/load-cpu.txt" -f '%U %S' \
   ./target/release/examples/installer_load --url "$ORIGIN" --plan "$LOGS/plan.txt" \
   --rate "$RATE" --seconds "$DURATION" --warmup-seconds "$WARMUP" >"$LOGS/load.txt"
-read -r API_T1 WORKER_T1 PG_T1 REDIS_T1 < <(echo "$(cpu_ticks "$API_PID") \
-  $(cpu_ticks "$WORKER_PID") $(cpu_ticks "${PG_PIDS[@]}") $(cpu_ticks $REDIS_PIDS)")
-read -r _ CPU_AFTER < <(head -1 /proc/stat | awk '{ print "cpu", $2+$3+$4+$5+$6+$7+$8+$9 " " $5+$6 }')
+CPU_AFTER=$(cpu_counters "$API_PID" "$WORKER_PID")
 cat "$LOGS/load.txt"
 LOAD=$(grep '^RESULT' "$LOGS/load.txt")
 peak_mib() { # the peak VmRSS of PID in the samples, in MiB
@@ -216,24 +209,10 @@ peak_mib() { # the peak VmRSS of PID in the samples, in MiB
 API_RSS=$(peak_mib "$API_PID")
 WORKER_RSS=$(peak_mib "$WORKER_PID")
 echo "resident memory, peak: API $API_RSS MiB, worker $WORKER_RSS MiB"
-python3 - "$CPU_BEFORE" "$CPU_AFTER" "$(cat "$LOGS/load-cpu.txt")" \
-  "$((API_T1 - API_T0)) $((WORKER_T1 - WORKER_T0)) $((PG_T1 - PG_T0)) $((REDIS_T1 - REDIS_T0))" \
-  "$(field requests "$LOAD")" "$DURATION" "$WARMUP" <<'PY'
-import sys
-(total0, idle0), (total1, idle1) = (map(int, s.split()) for s in sys.argv[1:3])
-load_user, load_sys = map(float, sys.argv[3].split())
-api, worker, pg, redis = (int(t) / 100 for t in sys.argv[4].split())
-counted, duration, warmup = (int(a) for a in sys.argv[5:8])
 # The counters cover the warm-up too, sent at the same rate.
-sent = counted * (duration + warmup) / duration
-busy = 1 - (idle1 - idle0) / (total1 - total0)
-generator = load_user + load_sys
-print(f"CPU over the {duration + warmup} s: the machine {busy:.0%} busy (of 2 cores); "
-      f"seconds of CPU: API {api:.1f}, worker {worker:.1f}, PostgreSQL backends {pg:.1f}, "
-      f"Redis {redis:.1f}, load generator {generator:.1f}")
-print(f"CPU per request: API {api / sent * 1e6:.0f} µs, PostgreSQL {pg / sent * 1e6:.0f} µs, "
-      f"worker {worker / sent * 1e6:.0f} µs, load generator {generator / sent * 1e6:.0f} µs")
-PY
+SENT=$(( $(field requests "$LOAD") * (DURATION + WARMUP) / DURATION ))
+cpu_phase_report "0 $CPU_BEFORE" "$(awk '{ print $1 + $2 }' "$LOGS/load-cpu.txt") $CPU_AFTER" \
+  "$SENT" request installer_load,api,worker
 echo "nodes after the run: $(sql "SELECT string_agg(node_key || ' ' || n, ', ') FROM
   (SELECT node_key, count(*) AS n FROM work_orders GROUP BY node_key ORDER BY node_key) s")"
 echo "jobs left in the stream: $(redis-cli -u "$REDIS_URL" XLEN "$REDIS_STREAM")"

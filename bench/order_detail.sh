@@ -255,14 +255,8 @@ read_from "$ORIGIN" "$API_PID" api "$LOGS/read.txt"
 READ=$(grep '^RESULT' "$LOGS/read.txt")
 
 say "2. the HTTP floor: the same load, the same JSON from a bare handler"
-./target/release/examples/bare_http --bind "127.0.0.1:$BARE_PORT" \
-  --body-file "$LOGS/template.json" >"$LOGS/bare_http.log" 2>&1 &
-BARE_PID=$!
-PIDS+=("$BARE_PID")
-for _ in $(seq 100); do
-  curl -sf "http://127.0.0.1:$BARE_PORT/" -H 'authorization: Bearer x' >/dev/null && break
-  sleep 0.1
-done
+start_bare_http "$BARE_PORT" "$LOGS/template.json"
+BARE_PID=${PIDS[-1]}
 read_from "http://127.0.0.1:$BARE_PORT" "$BARE_PID" bare_http "$LOGS/bare.txt"
 BARE=$(grep '^RESULT' "$LOGS/bare.txt")
 kill "$BARE_PID"
