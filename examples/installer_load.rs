@@ -34,6 +34,8 @@ use clap::Parser;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+#[path = "common/runtime.rs"]
+mod runtime;
 #[path = "common/tally.rs"]
 mod tally;
 use tally::{Tally, merge, percentile_ms};
@@ -121,14 +123,7 @@ struct Load {
 }
 
 fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
-    // As many runtime threads as cores: the generator shares the machine
-    // with the server it measures.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("failed to start the Tokio runtime")?;
-    runtime.block_on(run(args))
+    runtime::block_on(run(Args::parse()))
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {

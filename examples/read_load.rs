@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Parser;
 
+#[path = "common/runtime.rs"]
+mod runtime;
 #[path = "common/tally.rs"]
 mod tally;
 use tally::{Tally, merge, percentile_ms};
@@ -57,14 +59,7 @@ struct Reader {
 }
 
 fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
-    // As many runtime threads as cores: the generator shares the machine
-    // with the server it measures.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("failed to start the Tokio runtime")?;
-    runtime.block_on(run(args))
+    runtime::block_on(run(Args::parse()))
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {

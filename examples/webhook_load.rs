@@ -28,6 +28,8 @@ use serde_json::json;
 
 use scrm_service::channels::signature::SigningSecret;
 
+#[path = "common/runtime.rs"]
+mod runtime;
 #[path = "common/tally.rs"]
 mod tally;
 use tally::{Tally, merge, percentile_ms};
@@ -71,14 +73,7 @@ struct Sender {
 }
 
 fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
-    // As many runtime threads as cores: the generator shares the machine
-    // with the server it measures, so it should not ask for more.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("failed to start the Tokio runtime")?;
-    runtime.block_on(run(args))
+    runtime::block_on(run(Args::parse()))
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {

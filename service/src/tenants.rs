@@ -20,9 +20,31 @@ pub enum CreateAdminError {
     Unexpected(#[from] anyhow::Error),
 }
 
-/// Creates the tenant if it is missing, and an admin in it.
+/// Creates the tenant if it is missing, and an admin in it. On SQLite a
+/// transaction that has read cannot start writing while another connection
+/// writes (a running server's worker, say), so a refused write is tried
+/// again from the start, as the other writes of the service are.
 #[tracing::instrument(name = "create admin", skip_all, fields(tenant.code = %code.as_str()))]
 pub async fn create_admin(
+    db: &DatabaseConnection,
+    code: &TenantCode,
+    username: Username,
+    password: SecretString,
+) -> Result<(TenantId, User), CreateAdminError> {
+    crate::db::retry_contended(
+        || try_create_admin(db, code, username.clone(), password.clone()),
+        |e| match e {
+            CreateAdminError::Unexpected(e)
+            | CreateAdminError::User(CreateUserError::Unexpected(e)) => {
+                crate::db::is_write_contention(e)
+            }
+            CreateAdminError::User(_) => false,
+        },
+    )
+    .await
+}
+
+async fn try_create_admin(
     db: &DatabaseConnection,
     code: &TenantCode,
     username: Username,
