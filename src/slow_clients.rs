@@ -33,6 +33,11 @@ pub async fn body_deadline(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let body = req.take_payload();
+    // A request without a body (most GETs) has nothing to wait for.
+    if matches!(body, Payload::None) {
+        req.set_payload(body);
+        return next.call(req).await;
+    }
     let limited = Deadline {
         body,
         until: Instant::now() + BODY_DEADLINE,

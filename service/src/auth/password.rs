@@ -9,7 +9,7 @@
 //! which bounds the memory at one buffer per core however many sign-ins
 //! arrive together.
 
-use std::sync::{LazyLock, Mutex};
+use std::sync::{LazyLock, Mutex, OnceLock};
 
 use anyhow::Context;
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
@@ -24,11 +24,9 @@ const MEMORY_KIB: u32 = 19_456;
 const OUTPUT_LEN: usize = 32;
 
 /// Verified against when the user does not exist, so that an unknown user
-/// costs the same time as a wrong password.
-static DUMMY_HASH: LazyLock<Option<String>> = LazyLock::new(|| {
-    let mut memory = vec![Block::default(); MEMORY_KIB as usize];
-    new_hash(uuid::Uuid::new_v4().to_string().as_bytes(), &mut memory).ok()
-});
+/// costs the same time as a wrong password. Made on first need, in the
+/// memory of the check that needs it.
+static DUMMY_HASH: OnceLock<Option<String>> = OnceLock::new();
 
 /// The working memory that hashes borrow, and the permits that bound how
 /// many run at once.
@@ -157,7 +155,11 @@ pub async fn hash_password(password: SecretString) -> anyhow::Result<String> {
 pub async fn verify_password(stored: Option<String>, password: SecretString) -> bool {
     let outcome = with_memory(move |memory| {
         let real = stored.is_some();
-        let Some(hash) = stored.or_else(|| DUMMY_HASH.clone()) else {
+        let Some(hash) = stored.or_else(|| {
+            DUMMY_HASH
+                .get_or_init(|| new_hash(uuid::Uuid::new_v4().as_bytes(), memory).ok())
+                .clone()
+        }) else {
             return false;
         };
         let matched = matches(&hash, password.expose_secret().as_bytes(), memory);
