@@ -1,7 +1,10 @@
 # What every script under bench/ shares: sourced, never run. A script sets
-# PG_ROOT, DB_NAME, DATABASE_URL, PORT, REDIS_URL and REDIS_STREAM first,
-# then calls these.
+# DB_NAME (its own database), PORT, REDIS_URL and REDIS_STREAM first, then
+# calls these. BENCH_POSTGRES points every script at another PostgreSQL.
 
+PG_ROOT="${BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}"
+# Local connections skip TLS, for pgbench and the server alike.
+DATABASE_URL="$PG_ROOT/$DB_NAME?sslmode=disable"
 ORIGIN="http://127.0.0.1:$PORT"
 API="$ORIGIN/api/v1"
 LOGS="$(mktemp -d)"

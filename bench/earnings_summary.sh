@@ -24,10 +24,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PG_ROOT="${BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}"
 DB_NAME=scrm_bench_summary
-# Local connections skip TLS, for pgbench and the server alike.
-DATABASE_URL="$PG_ROOT/$DB_NAME?sslmode=disable"
 LINES="${BENCH_LINES:-100000}"
 TENANTS="${BENCH_TENANTS:-1}"
 CONNECTIONS="${BENCH_CONNECTIONS:-16}"

@@ -32,10 +32,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PG_ROOT="${BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}"
 DB_NAME=scrm_bench_load
-# Local connections skip TLS.
-DATABASE_URL="$PG_ROOT/$DB_NAME?sslmode=disable"
 RATE="${BENCH_RATE:-500}"
 # Not SECONDS: bash keeps its own clock under that name.
 DURATION="${BENCH_SECONDS:-600}"

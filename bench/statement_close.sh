@@ -19,9 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PG_ROOT="${BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}"
 DB_NAME=scrm_bench_close
-DATABASE_URL="$PG_ROOT/$DB_NAME?sslmode=disable"
 LINES="${BENCH_LINES:-1000000}"
 INSTALLERS="${BENCH_INSTALLERS:-10000}"
 PORT="${BENCH_PORT:-18081}"

@@ -23,10 +23,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PG_ROOT="${BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}"
 DB_NAME=scrm_bench
-# Local connections skip TLS, for pgbench and the server alike.
-DATABASE_URL="$PG_ROOT/$DB_NAME?sslmode=disable"
 REDIS_URL="${BENCH_REDIS_URL:-redis://127.0.0.1:6379/5}"
 REDIS_STREAM=scrm-bench:jobs
 EVENTS="${BENCH_EVENTS:-20000}"
